@@ -1,1 +1,19 @@
-//! edgeclip
+//! edgeclip: CLIP-family vision-language inference for edge devices.
+//!
+//! Data flows through the modules in this order:
+//!
+//! ```text
+//! image file / frame ─> preprocess ─> backend (tract | delegates) ─> encoder ─> matcher ─> result
+//!                                                    ^
+//! text ─> tokenizer ───────────────────────────────────┘
+//! ```
+//!
+//! A [`model::ModelPackage`] describes one model (files, preprocessing,
+//! tokenizer) and is verified before anything runs.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod tokenizer;
+pub mod preprocess;
+
+pub use error::{Error, Result};
