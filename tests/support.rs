@@ -1,1 +1,83 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: paths, fixtures, the built binary.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The shipped default model package.
+pub fn default_model() -> PathBuf {
+    root().join("models").join("edgeclip-tiny")
+}
+
+/// A fixture path under `tests/fixtures`.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests").join("fixtures").join(rel)
+}
+
+/// Reads a little-endian f32 file.
+pub fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// Reads a little-endian i64 file.
+pub fn read_i64(path: &Path) -> Vec<i64> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+/// Cosine similarity of two vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+/// Smallest row-wise cosine between two row-major matrices of `dim` columns.
+pub fn min_row_cosine(a: &[f32], b: &[f32], dim: usize) -> f64 {
+    assert_eq!(a.len(), b.len(), "different sizes");
+    a.chunks_exact(dim)
+        .zip(b.chunks_exact(dim))
+        .map(|(x, y)| cosine(x, y))
+        .fold(1.0, f64::min)
+}
+
+/// The `edgeclip` binary of the same build as the running test.
+///
+/// `cargo test --workspace` builds it because the CLI package has an
+/// integration test of its own; it sits next to the `deps/` folder of this test.
+pub fn edgeclip_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join(format!("edgeclip{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `Command` for the binary with the default model selected.
+pub fn edgeclip() -> std::process::Command {
+    let mut cmd = std::process::Command::new(edgeclip_bin());
+    cmd.arg("--model").arg(default_model());
+    cmd.env_remove("EDGECLIP_MODEL");
+    cmd
+}

@@ -158,6 +158,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-size", type=int, default=480)
+    ap.add_argument("--stop-after", type=int, default=None, help="stop (with a checkpoint) after this step")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -178,12 +179,18 @@ def main() -> None:
         opt.load_state_dict(ckpt["opt"])
         start = ckpt["step"]
         print(f"resuming at step {start}")
-    (args.out / "recipe.json").write_text(json.dumps({
-        "config": CONFIG, "seed": args.seed, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-        "warmup": args.warmup, "mix": {"shapes": 0.62, "point_cloud_views": 0.2, "distance_scenes": 0.18},
+    recipe_path = args.out / "recipe.json"
+    recipe = json.loads(recipe_path.read_text()) if recipe_path.exists() else {
+        "config": CONFIG, "seed": args.seed, "batch": args.batch,
+        "mix": {"shapes": 0.62, "point_cloud_views": 0.2, "distance_scenes": 0.18},
         "held_out": sorted(f"{c} {s}" for c, s in P.HELD_OUT),
         "loss": "symmetric InfoNCE with same-meaning positives", "mean": MEAN.tolist(), "std": STD.tolist(),
-    }, indent=2))
+        "phases": [],
+    }
+    # A resumed run may change the schedule; each phase is recorded.
+    recipe["phases"].append({"from_step": start, "schedule_steps": args.steps, "stop_after": args.stop_after,
+                             "lr": args.lr, "warmup": args.warmup, "threads": args.threads})
+    recipe_path.write_text(json.dumps(recipe, indent=2))
 
     n = args.eval_size
     sets = {
@@ -212,7 +219,7 @@ def main() -> None:
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
-        if done % args.eval_every == 0 or done == args.steps:
+        if done % args.eval_every == 0 or done == args.steps or done == args.stop_after:
             rec = {"step": done, "eval": evaluate(model, sets)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
@@ -220,6 +227,8 @@ def main() -> None:
             tmp = ckpt_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done}, tmp)
             os.replace(tmp, ckpt_path)
+        if args.stop_after is not None and done >= args.stop_after:
+            break
 
 
 if __name__ == "__main__":

@@ -12,8 +12,13 @@
 //! tokenizer) and is verified before anything runs.
 #![deny(missing_docs)]
 
+pub mod backend;
+pub mod embedding;
+pub mod encoder;
 pub mod error;
-pub mod tokenizer;
+pub mod matcher;
+pub mod model;
 pub mod preprocess;
+pub mod tokenizer;
 
 pub use error::{Error, Result};

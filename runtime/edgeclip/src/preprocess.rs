@@ -1,0 +1,683 @@
+//! Image preprocessing that reproduces open_clip's eval transform.
+//!
+//! open_clip prepares an image with torchvision on a PIL image:
+//! `Resize(size, BICUBIC)` (shortest side to `size`), `CenterCrop(size)`,
+//! `ToTensor`, `Normalize(mean, std)`. A model is only as accurate as its
+//! inputs are faithful to that, so this module copies its arithmetic rather
+//! than approximating it:
+//!
+//! * the resized size and crop offset use torchvision's formulas, including
+//!   its truncating long-side size and Python's round-half-to-even offset;
+//! * resampling is Pillow's: an antialiased convolution whose kernel widens
+//!   with the downscale factor, done as a horizontal pass then a vertical pass
+//!   with the intermediate rounded and clipped to u8 (fast_image_resize's
+//!   CatmullRom is Pillow's bicubic, a = -0.5). Only the output pixels that
+//!   survive the crop are computed: each one depends on the source alone, so
+//!   this is the same as resizing everything and cropping afterwards;
+//! * normalization is evaluated in f32 in torchvision's order,
+//!   `(v / 255 - mean) / std`, so it is bit-identical to it.
+//!
+//! `tests/preprocess_parity.rs` holds the result to open_clip's own output on
+//! images of many sizes and shapes.
+
+use std::path::Path;
+
+use fast_image_resize as fir;
+
+use crate::{Error, Result};
+
+/// The per-channel mean of OpenAI's CLIP training images, which most CLIP
+/// models are normalized with.
+pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// The per-channel standard deviation of OpenAI's CLIP training images.
+pub const OPENAI_STD: [f32; 3] = [0.268_629_5, 0.261_302_6, 0.275_777_1];
+
+/// How a model wants its input image prepared (filled from the model manifest).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct PreprocessConfig {
+    /// Side of the square input, in pixels.
+    pub image_size: u32,
+    /// Per-channel (R, G, B) mean subtracted after scaling to `0..=1`.
+    pub mean: [f32; 3],
+    /// Per-channel (R, G, B) standard deviation divided by after subtracting the mean.
+    pub std: [f32; 3],
+    /// Resize filter.
+    #[serde(default)]
+    pub interpolation: Interpolation,
+    /// How the image is brought to a square.
+    #[serde(default)]
+    pub resize_mode: ResizeMode,
+}
+
+impl PreprocessConfig {
+    /// open_clip's defaults for a model with `image_size` inputs: OpenAI
+    /// mean/std, bicubic, shortest side then center crop.
+    pub fn openai(image_size: u32) -> Self {
+        Self {
+            image_size,
+            mean: OPENAI_MEAN,
+            std: OPENAI_STD,
+            interpolation: Interpolation::Bicubic,
+            resize_mode: ResizeMode::Shortest,
+        }
+    }
+}
+
+/// Resize filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interpolation {
+    /// Pillow's antialiased bicubic (Keys cubic, a = -0.5); open_clip's default.
+    #[default]
+    Bicubic,
+    /// Pillow's antialiased bilinear (triangle filter).
+    Bilinear,
+}
+
+/// How the image reaches the square input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeMode {
+    /// Resize the shortest side to `image_size`, keeping the aspect ratio,
+    /// then center crop (open_clip's default).
+    #[default]
+    Shortest,
+    /// Resize both sides to `image_size`, distorting the aspect ratio.
+    Squash,
+}
+
+impl Interpolation {
+    fn filter(self) -> fir::FilterType {
+        match self {
+            Interpolation::Bicubic => fir::FilterType::CatmullRom,
+            Interpolation::Bilinear => fir::FilterType::Bilinear,
+        }
+    }
+
+    /// Kernel radius at scale 1, in source pixels.
+    fn support(self) -> f64 {
+        match self {
+            Interpolation::Bicubic => 2.0,
+            Interpolation::Bilinear => 1.0,
+        }
+    }
+}
+
+/// Where the output square lies in the (virtual) resized image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    /// Size of the whole resized image.
+    resized_w: u32,
+    resized_h: u32,
+    /// Top-left corner of the crop in the resized image.
+    left: u32,
+    top: u32,
+}
+
+/// torchvision's `Resize(int)` + `CenterCrop` geometry for a square target.
+fn geometry(width: u32, height: u32, size: u32, mode: ResizeMode) -> Geometry {
+    match mode {
+        ResizeMode::Squash => Geometry {
+            resized_w: size,
+            resized_h: size,
+            left: 0,
+            top: 0,
+        },
+        ResizeMode::Shortest => {
+            let (short, long) = (width.min(height), width.max(height));
+            // torchvision: int(size * long / short) -- an exact integer product,
+            // one correctly rounded division, then truncation, as here.
+            let new_long = ((u64::from(size) * u64::from(long)) as f64 / f64::from(short)) as u32;
+            let (resized_w, resized_h) = if width <= height {
+                (size, new_long)
+            } else {
+                (new_long, size)
+            };
+            Geometry {
+                resized_w,
+                resized_h,
+                left: crop_offset(resized_w, size),
+                top: crop_offset(resized_h, size),
+            }
+        }
+    }
+}
+
+/// torchvision's `int(round((full - crop) / 2.0))`: Python rounds halves to even,
+/// so 12.5 gives 12 and 13.5 gives 14.
+fn crop_offset(full: u32, crop: u32) -> u32 {
+    (f64::from(full.saturating_sub(crop)) / 2.0).round_ties_even() as u32
+}
+
+/// The source interval `[start, start + len)` that maps onto output pixels
+/// `[offset, offset + count)` of a `resized`-long axis made from `source` pixels.
+fn source_span(source: u32, resized: u32, offset: u32, count: u32) -> (f64, f64) {
+    let scale = |i: u32| (u64::from(i) * u64::from(source)) as f64 / f64::from(resized);
+    let start = scale(offset);
+    (start, fit_len(start, scale(offset + count) - start, source))
+}
+
+/// `len`, shortened by the ulps it takes for `start + len` to stay within
+/// `limit`: fast_image_resize rejects a crop box reaching past the image by
+/// even one ulp, and float rounding can do that.
+fn fit_len(start: f64, mut len: f64, limit: u32) -> f64 {
+    while len > 0.0 && start + len > f64::from(limit) {
+        len = f64::from_bits(len.to_bits() - 1);
+    }
+    len
+}
+
+/// Reusable preprocessor: owns its resize buffers so a camera loop allocates
+/// nothing per frame after the first.
+#[derive(Debug, Clone)]
+pub struct Preprocessor {
+    config: PreprocessConfig,
+    resizer: fir::Resizer,
+    /// Result of the horizontal pass: `image_size` columns by the source rows
+    /// the vertical pass reads.
+    horizontal: Vec<u8>,
+    /// The resized, cropped RGB8 square.
+    square: Vec<u8>,
+    /// `lut[c][v]`: the normalized value of channel `c` at level `v`.
+    lut: [[f32; 256]; 3],
+}
+
+impl Preprocessor {
+    /// A preprocessor for `config`. Invalid settings (a zero `image_size`, a
+    /// zero or non-finite `std`) are reported by the first call that uses them.
+    pub fn new(config: PreprocessConfig) -> Self {
+        let lut = normalization_lut(config.mean, config.std);
+        Self {
+            config,
+            resizer: fir::Resizer::new(),
+            horizontal: Vec::new(),
+            square: Vec::new(),
+            lut,
+        }
+    }
+
+    /// The configuration this preprocessor was made with.
+    pub fn config(&self) -> &PreprocessConfig {
+        &self.config
+    }
+
+    /// RGB8 pixels (row-major, `width * height * 3` bytes) → the resized,
+    /// cropped RGB8 square (`image_size² * 3` bytes), i.e. the step tested
+    /// against PIL.
+    pub fn resize_crop(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<&[u8]> {
+        let size = self.config.image_size;
+        if size == 0 {
+            return Err(Error::InvalidInput("preprocess image_size is 0".into()));
+        }
+        check_rgb(rgb, width, height)?;
+        let geo = geometry(width, height, size, self.config.resize_mode);
+        let interpolation = self.config.interpolation;
+        let options = fir::ResizeOptions::new()
+            .resize_alg(fir::ResizeAlg::Convolution(interpolation.filter()))
+            .use_alpha(false);
+
+        let (left, crop_w) = source_span(width, geo.resized_w, geo.left, size);
+        let (top, crop_h) = source_span(height, geo.resized_h, geo.top, size);
+
+        // Rows the vertical pass reads (generously: rows outside the kernel
+        // get zero weight, rows missing from it would change the result).
+        let scale_y = f64::from(height) / f64::from(geo.resized_h);
+        let radius = interpolation.support() * scale_y.max(1.0);
+        let first = (top + 0.5 * scale_y - radius).floor() - 1.0;
+        let last = (top + (f64::from(size) - 0.5) * scale_y + radius).ceil() + 1.0;
+        let row0 = first.max(0.0) as u32;
+        let row1 = (last.min(f64::from(height)) as u32).max(row0 + 1);
+        let rows = row1 - row0;
+
+        let square_len = size as usize * size as usize * 3;
+        self.square.resize(square_len, 0);
+        self.horizontal.resize(size as usize * rows as usize * 3, 0);
+
+        // Pillow filters horizontally first and rounds to u8 in between;
+        // fast_image_resize would go vertically first for u8 images, which
+        // rounds and clips at different places. Two single-axis resizes force
+        // Pillow's order.
+        let src = fir::images::ImageRef::new(width, height, rgb, fir::PixelType::U8x3)
+            .map_err(resize_error)?;
+        let mut mid = fir::images::Image::from_slice_u8(
+            size,
+            rows,
+            &mut self.horizontal,
+            fir::PixelType::U8x3,
+        )
+        .map_err(resize_error)?;
+        let horizontal_options = options.crop(left, f64::from(row0), crop_w, f64::from(rows));
+        self.resizer
+            .resize(&src, &mut mid, &horizontal_options)
+            .map_err(resize_error)?;
+
+        let mut dst =
+            fir::images::Image::from_slice_u8(size, size, &mut self.square, fir::PixelType::U8x3)
+                .map_err(resize_error)?;
+        let mid_top = top - f64::from(row0);
+        let vertical_options = options.crop(
+            0.0,
+            mid_top,
+            f64::from(size),
+            fit_len(mid_top, crop_h, rows),
+        );
+        self.resizer
+            .resize(&mid, &mut dst, &vertical_options)
+            .map_err(resize_error)?;
+
+        Ok(&self.square)
+    }
+
+    /// Full pipeline into a caller buffer of `3 * image_size²` f32 in CHW
+    /// order (normalized).
+    pub fn run_into(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<()> {
+        check_norm_params(self.config.mean, self.config.std)?;
+        let size = self.config.image_size as usize;
+        if out.len() != 3 * size * size {
+            return Err(Error::InvalidInput(format!(
+                "output buffer holds {} floats, a {size}x{size} RGB input needs {}",
+                out.len(),
+                3 * size * size
+            )));
+        }
+        self.resize_crop(rgb, width, height)?;
+        normalize_with_lut(&self.square, &self.lut, out);
+        Ok(())
+    }
+
+    /// Convenience: run the full pipeline on a decoded image (alpha dropped,
+    /// grey replicated); returns CHW f32.
+    pub fn run_image(&mut self, image: &image::DynamicImage) -> Result<Vec<f32>> {
+        let size = self.config.image_size as usize;
+        let mut out = vec![0.0; 3 * size * size];
+        let (width, height) = (image.width(), image.height());
+        match image.as_rgb8() {
+            Some(rgb) => self.run_into(rgb.as_raw(), width, height, &mut out)?,
+            None => self.run_into(image.to_rgb8().as_raw(), width, height, &mut out)?,
+        }
+        Ok(out)
+    }
+}
+
+fn resize_error(e: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(format!("resize failed: {e}"))
+}
+
+fn check_rgb(rgb: &[u8], width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::InvalidInput(format!(
+            "image is {width}x{height}; both sides must be > 0"
+        )));
+    }
+    let expected = (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|n| n.checked_mul(3));
+    if expected != Some(rgb.len()) {
+        return Err(Error::InvalidInput(format!(
+            "RGB buffer holds {} bytes, a {width}x{height} image needs {}",
+            rgb.len(),
+            3 * u128::from(width) * u128::from(height)
+        )));
+    }
+    Ok(())
+}
+
+fn check_norm_params(mean: [f32; 3], std: [f32; 3]) -> Result<()> {
+    if mean.iter().chain(&std).any(|v| !v.is_finite()) || std.contains(&0.0) {
+        return Err(Error::InvalidInput(format!(
+            "normalization needs finite mean and non-zero finite std, got mean {mean:?} std {std:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// torchvision's f32 arithmetic, `(v / 255 - mean) / std`, for every level:
+/// a table keeps it bit-identical without a division per pixel.
+fn normalization_lut(mean: [f32; 3], std: [f32; 3]) -> [[f32; 256]; 3] {
+    let mut lut = [[0.0; 256]; 3];
+    for (c, table) in lut.iter_mut().enumerate() {
+        for (v, slot) in table.iter_mut().enumerate() {
+            *slot = (v as f32 / 255.0 - mean[c]) / std[c];
+        }
+    }
+    lut
+}
+
+fn normalize_with_lut(hwc: &[u8], lut: &[[f32; 256]; 3], out: &mut [f32]) {
+    let plane = hwc.len() / 3;
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        r[i] = lut[0][usize::from(px[0])];
+        g[i] = lut[1][usize::from(px[1])];
+        b[i] = lut[2][usize::from(px[2])];
+    }
+}
+
+/// Interleaved RGB8 (HWC, as [`Preprocessor::resize_crop`] returns it) →
+/// normalized planar f32 (CHW), `(v / 255 - mean[c]) / std[c]` evaluated in
+/// f32 exactly as torchvision's `ToTensor` + `Normalize` do.
+///
+/// `out` must hold exactly `hwc.len()` floats and `hwc.len()` must be a
+/// multiple of 3; `std` must be finite and non-zero.
+pub fn normalize_to_chw(hwc: &[u8], mean: [f32; 3], std: [f32; 3], out: &mut [f32]) -> Result<()> {
+    check_norm_params(mean, std)?;
+    if !hwc.len().is_multiple_of(3) || out.len() != hwc.len() {
+        return Err(Error::InvalidInput(format!(
+            "normalize: {} input bytes (must be a multiple of 3) into {} floats (must be equal)",
+            hwc.len(),
+            out.len()
+        )));
+    }
+    normalize_with_lut(hwc, &normalization_lut(mean, std), out);
+    Ok(())
+}
+
+/// Decodes an image file to RGB8, naming the file in errors (not an image,
+/// truncated, missing). The format comes from the file's content, not its
+/// extension. Alpha is dropped and grey replicated, as PIL's
+/// `convert("RGB")` does.
+pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
+    let image_error = |message: String| Error::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    if reader.format().is_none() {
+        return Err(image_error("unrecognised image format".into()));
+    }
+    let decoded = reader.decode().map_err(|e| image_error(e.to_string()))?;
+    Ok(decoded.into_rgb8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn geometry_matches_torchvision() {
+        // 7x5 -> shortest 5 to 64: long int(64 * 7 / 5) = 89; (89 - 64) / 2 = 12.5 rounds to 12.
+        assert_eq!(
+            geometry(7, 5, 64, ResizeMode::Shortest),
+            Geometry {
+                resized_w: 89,
+                resized_h: 64,
+                left: 12,
+                top: 0
+            }
+        );
+        // 640x480 -> 298x224 (int(298.67)); (298 - 224) / 2 = 37.
+        assert_eq!(
+            geometry(640, 480, 224, ResizeMode::Shortest),
+            Geometry {
+                resized_w: 298,
+                resized_h: 224,
+                left: 37,
+                top: 0
+            }
+        );
+        assert_eq!(
+            geometry(1, 300, 64, ResizeMode::Shortest),
+            Geometry {
+                resized_w: 64,
+                resized_h: 19200,
+                left: 0,
+                top: 9568
+            }
+        );
+        assert_eq!(crop_offset(91, 64), 14); // 13.5 -> 14 (even)
+        assert_eq!(crop_offset(64, 64), 0);
+        assert_eq!(
+            geometry(640, 480, 64, ResizeMode::Squash),
+            Geometry {
+                resized_w: 64,
+                resized_h: 64,
+                left: 0,
+                top: 0
+            }
+        );
+    }
+
+    #[test]
+    fn identity_size_is_a_copy() {
+        let mut p = Preprocessor::new(PreprocessConfig::openai(4));
+        let rgb: Vec<u8> = (0..48).map(|v| v as u8 * 5).collect();
+        assert_eq!(p.resize_crop(&rgb, 4, 4).unwrap(), &rgb[..]);
+    }
+
+    #[test]
+    fn crop_without_resize_takes_the_middle() {
+        // 4 wide, 8 tall at size 4: no resampling, rows 2..6.
+        let mut p = Preprocessor::new(PreprocessConfig::openai(4));
+        let rgb: Vec<u8> = (0..96).map(|v| v as u8).collect();
+        assert_eq!(p.resize_crop(&rgb, 4, 8).unwrap(), &rgb[24..72]);
+    }
+
+    #[test]
+    fn uniform_image_stays_uniform() {
+        for mode in [ResizeMode::Shortest, ResizeMode::Squash] {
+            for interpolation in [Interpolation::Bicubic, Interpolation::Bilinear] {
+                let config = PreprocessConfig {
+                    interpolation,
+                    resize_mode: mode,
+                    ..PreprocessConfig::openai(17)
+                };
+                let mut p = Preprocessor::new(config);
+                let rgb = [200u8, 10, 99].repeat(31 * 57);
+                let out = p.resize_crop(&rgb, 31, 57).unwrap();
+                assert!(
+                    out.chunks(3).all(|px| px == [200, 10, 99]),
+                    "{mode:?} {interpolation:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn run_into_normalizes_the_square() {
+        let mut p = Preprocessor::new(PreprocessConfig::openai(8));
+        let rgb: Vec<u8> = (0..20 * 12 * 3).map(|v| (v * 7 % 256) as u8).collect();
+        let mut out = vec![0.0; 3 * 64];
+        p.run_into(&rgb, 20, 12, &mut out).unwrap();
+        let square = p.resize_crop(&rgb, 20, 12).unwrap().to_vec();
+        for c in 0..3 {
+            for i in 0..64 {
+                let want = (square[i * 3 + c] as f32 / 255.0 - OPENAI_MEAN[c]) / OPENAI_STD[c];
+                assert_eq!(out[c * 64 + i], want);
+            }
+        }
+        let mut short = vec![0.0; 10];
+        assert!(matches!(
+            p.run_into(&rgb, 20, 12, &mut short),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn run_image_accepts_any_colour_type() {
+        let mut p = Preprocessor::new(PreprocessConfig::openai(8));
+        let grey =
+            image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(9, 5, image::Luma([77])));
+        let rgb = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            9,
+            5,
+            image::Rgb([77, 77, 77]),
+        ));
+        assert_eq!(p.run_image(&grey).unwrap(), p.run_image(&rgb).unwrap());
+    }
+
+    #[test]
+    fn bad_config_is_an_error() {
+        let mut p = Preprocessor::new(PreprocessConfig::openai(0));
+        assert!(matches!(
+            p.resize_crop(&[0; 3], 1, 1),
+            Err(Error::InvalidInput(_))
+        ));
+        let config = PreprocessConfig {
+            std: [1.0, 0.0, 1.0],
+            ..PreprocessConfig::openai(2)
+        };
+        let mut p = Preprocessor::new(config);
+        assert!(matches!(
+            p.run_into(&[0; 3], 1, 1, &mut [0.0; 12]),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn config_serde_names() {
+        let json = r#"{"image_size": 224, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                       "interpolation": "bilinear", "resize_mode": "squash"}"#;
+        let config: PreprocessConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(config.interpolation, Interpolation::Bilinear);
+        assert_eq!(config.resize_mode, ResizeMode::Squash);
+        let defaults: PreprocessConfig =
+            serde_json::from_str(r#"{"image_size": 64, "mean": [0, 0, 0], "std": [1, 1, 1]}"#)
+                .unwrap();
+        assert_eq!(
+            (defaults.interpolation, defaults.resize_mode),
+            (Interpolation::Bicubic, ResizeMode::Shortest)
+        );
+    }
+
+    fn naive_normalize(hwc: &[u8], mean: [f32; 3], std: [f32; 3]) -> Vec<f32> {
+        let n = hwc.len() / 3;
+        let mut out = vec![0.0; hwc.len()];
+        for i in 0..n {
+            for c in 0..3 {
+                out[c * n + i] = (f32::from(hwc[i * 3 + c]) / 255.0 - mean[c]) / std[c];
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn normalize_matches_naive(
+            hwc in proptest::collection::vec(any::<u8>(), 0..300).prop_map(|mut v| { v.truncate(v.len() / 3 * 3); v }),
+            mean in proptest::array::uniform3(-1.0f32..2.0),
+            std in proptest::array::uniform3(0.01f32..3.0),
+        ) {
+            let mut out = vec![f32::NAN; hwc.len()];
+            normalize_to_chw(&hwc, mean, std, &mut out).unwrap();
+            prop_assert_eq!(out, naive_normalize(&hwc, mean, std));
+        }
+
+        #[test]
+        fn resize_crop_always_yields_the_square(
+            width in 1u32..=600,
+            height in 1u32..=600,
+            size in prop_oneof![1u32..=80, Just(224u32)],
+            bicubic in any::<bool>(),
+            squash in any::<bool>(),
+            seed in any::<u8>(),
+        ) {
+            let config = PreprocessConfig {
+                interpolation: if bicubic { Interpolation::Bicubic } else { Interpolation::Bilinear },
+                resize_mode: if squash { ResizeMode::Squash } else { ResizeMode::Shortest },
+                ..PreprocessConfig::openai(size)
+            };
+            let mut p = Preprocessor::new(config);
+            let rgb: Vec<u8> = (0..width as usize * height as usize * 3)
+                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+                .collect();
+            let out = p.resize_crop(&rgb, width, height).unwrap();
+            prop_assert_eq!(out.len(), size as usize * size as usize * 3);
+        }
+
+        #[test]
+        fn resize_crop_rejects_bad_buffers(
+            width in 0u32..=600,
+            height in 0u32..=600,
+            delta in -5i64..=5,
+        ) {
+            let needed = width as i64 * height as i64 * 3;
+            let len = (needed + delta).max(0) as usize;
+            prop_assume!(width == 0 || height == 0 || len as i64 != needed);
+            let mut p = Preprocessor::new(PreprocessConfig::openai(16));
+            let result = p.resize_crop(&vec![0; len], width, height);
+            prop_assert!(matches!(result, Err(Error::InvalidInput(_))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tmp_experiment {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn tmp_single_pass_vs_two_pass() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/preprocess");
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        let (mut w1, mut w2, mut s1, mut s2, mut n) = (0u8, 0u8, 0u64, 0u64, 0u64);
+        for c in m["cases"].as_array().unwrap() {
+            let img = load_rgb(&dir.join(c["image"].as_str().unwrap())).unwrap();
+            let exp = load_rgb(&dir.join(c["expected"].as_str().unwrap())).unwrap();
+            let size = c["image_size"].as_u64().unwrap() as u32;
+            let interpolation = if c["interpolation"] == "bicubic" {
+                Interpolation::Bicubic
+            } else {
+                Interpolation::Bilinear
+            };
+            let resize_mode = if c["resize_mode"] == "shortest" {
+                ResizeMode::Shortest
+            } else {
+                ResizeMode::Squash
+            };
+            let config = PreprocessConfig {
+                interpolation,
+                resize_mode,
+                ..PreprocessConfig::openai(size)
+            };
+            let mut p = Preprocessor::new(config);
+            let two = p
+                .resize_crop(img.as_raw(), img.width(), img.height())
+                .unwrap()
+                .to_vec();
+            // fast_image_resize on its own: one resize with the crop box, vertical pass first.
+            let geo = geometry(img.width(), img.height(), size, resize_mode);
+            let (l, cw) = source_span(img.width(), geo.resized_w, geo.left, size);
+            let (t, ch) = source_span(img.height(), geo.resized_h, geo.top, size);
+            let src = fir::images::ImageRef::new(
+                img.width(),
+                img.height(),
+                img.as_raw(),
+                fir::PixelType::U8x3,
+            )
+            .unwrap();
+            let mut dst = fir::images::Image::new(size, size, fir::PixelType::U8x3);
+            let opts = fir::ResizeOptions::new()
+                .resize_alg(fir::ResizeAlg::Convolution(interpolation.filter()))
+                .crop(l, t, cw, ch);
+            fir::Resizer::new().resize(&src, &mut dst, &opts).unwrap();
+            let one = dst.buffer();
+            let d2 = two.iter().zip(exp.as_raw()).map(|(a, b)| a.abs_diff(*b));
+            let d1 = one.iter().zip(exp.as_raw()).map(|(a, b)| a.abs_diff(*b));
+            let (m1, ss1) = d1.fold((0u8, 0u64), |(m, s), d| (m.max(d), s + d as u64));
+            let (m2, ss2) = d2.fold((0u8, 0u64), |(m, s), d| (m.max(d), s + d as u64));
+            println!(
+                "{:<50} single-pass max {m1} mean {:.4} | two-pass max {m2} mean {:.4}",
+                c["expected"].as_str().unwrap(),
+                ss1 as f64 / two.len() as f64,
+                ss2 as f64 / two.len() as f64
+            );
+            w1 = w1.max(m1);
+            w2 = w2.max(m2);
+            s1 += ss1;
+            s2 += ss2;
+            n += two.len() as u64;
+        }
+        println!(
+            "ALL single-pass max {w1} mean {:.5} | two-pass max {w2} mean {:.5}",
+            s1 as f64 / n as f64,
+            s2 as f64 / n as f64
+        );
+    }
+}

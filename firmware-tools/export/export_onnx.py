@@ -1,0 +1,124 @@
+"""Exports an open_clip model's two towers to ONNX in edgeclip's package layout.
+
+Two sources, one layout:
+
+    # the project's own default model (trained by firmware-tools/train)
+    python3 export_onnx.py --checkpoint work/tiny/checkpoint.pt --out work/export
+
+    # a real open_clip model, for users with a network (downloads weights)
+    python3 export_onnx.py --open-clip ViT-B-32 --pretrained laion2b_s34b_b79k --out work/vit-b-32
+
+Writes `image.fp32.onnx` (input `image` [batch, 3, S, S]; outputs `embedding`
+[batch, D] and `patch_tokens` [batch, N, D], the tokens after ln_post projected
+by the tower's own `proj`, which open_clip's `output_tokens` leaves unprojected),
+`text.fp32.onnx` (input `text` int64 [batch, 77]; output `embedding` [batch, D])
+and `export.json` (preprocessing, logit scale, dims) for `make_package.py`.
+Embeddings are not normalised in the graph; the runtime L2-normalises them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+OPSET = 17
+
+
+class ImageTower(nn.Module):
+    def __init__(self, visual: nn.Module):
+        super().__init__()
+        self.visual = visual
+        self.visual.output_tokens = True
+
+    def forward(self, image: torch.Tensor):
+        pooled, tokens = self.visual(image)
+        if self.visual.proj is not None:
+            tokens = tokens @ self.visual.proj
+        return pooled, tokens
+
+
+class TextTower(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text: torch.Tensor):
+        return self.model.encode_text(text)
+
+
+def load_checkpoint(path: Path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+    from train_default import MEAN, STD, build_model  # noqa: E402
+
+    model = build_model()
+    model.load_state_dict(torch.load(path, map_location="cpu")["model"])
+    size = model.visual.image_size[0] if isinstance(model.visual.image_size, tuple) else model.visual.image_size
+    pre = {"image_size": int(size), "mean": MEAN.tolist(), "std": STD.tolist(), "interpolation": "bicubic", "resize_mode": "shortest"}
+    return model, pre
+
+
+def load_open_clip(name: str, pretrained: str | None):
+    import open_clip
+
+    model, _, transform = open_clip.create_model_and_transforms(name, pretrained=pretrained)
+    cfg = model.visual.preprocess_cfg
+    size = cfg["size"][0] if isinstance(cfg["size"], (tuple, list)) else cfg["size"]
+    pre = {
+        "image_size": int(size), "mean": list(cfg["mean"]), "std": list(cfg["std"]),
+        "interpolation": cfg.get("interpolation", "bicubic"), "resize_mode": cfg.get("resize_mode", "shortest"),
+    }
+    return model, pre
+
+
+def export(model: nn.Module, pre: dict, out: Path) -> dict:
+    model.eval()
+    # the fused fast path exports as an op ONNX does not have
+    torch.backends.mha.set_fastpath_enabled(False)
+    out.mkdir(parents=True, exist_ok=True)
+    size = pre["image_size"]
+    image = torch.randn(2, 3, size, size)
+    text = torch.zeros(2, model.context_length, dtype=torch.long)
+    text[:, 0], text[:, 1], text[:, 2] = 49406, 320, 49407
+    with torch.no_grad():
+        pooled, tokens = ImageTower(model.visual)(image)
+        torch.onnx.export(
+            ImageTower(model.visual), (image,), out / "image.fp32.onnx", opset_version=OPSET, dynamo=False,
+            input_names=["image"], output_names=["embedding", "patch_tokens"],
+            dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"}, "patch_tokens": {0: "batch"}},
+        )
+        torch.onnx.export(
+            TextTower(model), (text,), out / "text.fp32.onnx", opset_version=OPSET, dynamo=False,
+            input_names=["text"], output_names=["embedding"],
+            dynamic_axes={"text": {0: "batch"}, "embedding": {0: "batch"}},
+        )
+    info = {
+        "preprocess": pre,
+        "embed_dim": int(pooled.shape[-1]),
+        "patch_tokens": int(tokens.shape[1]),
+        "context_length": int(model.context_length),
+        "vocab_size": int(model.vocab_size),
+        "logit_scale": float(model.logit_scale.exp()),
+    }
+    (out / "export.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="checkpoint.pt from train_default.py")
+    src.add_argument("--open-clip", help="open_clip model name, e.g. ViT-B-32")
+    ap.add_argument("--pretrained", help="open_clip pretrained tag, e.g. laion2b_s34b_b79k")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    model, pre = load_checkpoint(args.checkpoint) if args.checkpoint else load_open_clip(args.open_clip, args.pretrained)
+    print(json.dumps(export(model, pre, args.out), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Assembles an edgeclip model package from an export directory.
+
+    python3 make_package.py work/export models/edgeclip-tiny --name edgeclip-tiny \
+        --description "..."
+
+Reads `image.fp32.onnx`, `text.fp32.onnx` and `export.json` (export_onnx.py),
+makes the int8 files with quantize.py, and writes `model.toml` with the SHA-256
+of every file. The manifest format is documented in models/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from quantize import FORM, quantize
+
+FORMAT, FORMAT_VERSION = "edgeclip-model", 1
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def toml_value(v) -> str:
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def write_manifest(out: Path, name: str, family: str, description: str, info: dict) -> None:
+    pre = info["preprocess"]
+    lines = [
+        "# edgeclip model package manifest (format documented in models/README.md)",
+        f'format = "{FORMAT}"',
+        f"format_version = {FORMAT_VERSION}",
+        f"name = {toml_value(name)}",
+        f"family = {toml_value(family)}",
+        f"description = {toml_value(description)}",
+        f"embed_dim = {info['embed_dim']}",
+        f"logit_scale = {info['logit_scale']:.6f}",
+        "",
+        "[preprocess]",
+        f"image_size = {pre['image_size']}",
+        f"mean = {toml_value([round(float(x), 8) for x in pre['mean']])}",
+        f"std = {toml_value([round(float(x), 8) for x in pre['std']])}",
+        f"interpolation = {toml_value(pre['interpolation'])}",
+        f"resize_mode = {toml_value(pre['resize_mode'])}",
+        "",
+        "[tokenizer]",
+        'kind = "clip-bpe"',
+        f"context_length = {info['context_length']}",
+    ]
+    for tower, extra in (("image", ['patch_tokens = "patch_tokens"']), ("text", [])):
+        lines += ["", f"[{tower}]", f'input = "{tower}"', 'embedding = "embedding"', *extra]
+        for precision in ("fp32", "int8"):
+            f = out / f"{tower}.{precision}.onnx"
+            lines += ["", f"[{tower}.files.{precision}]", f'path = "{f.name}"', f'sha256 = "{sha256(f)}"']
+            if precision == "int8":
+                lines.append(f'quantization = "{FORM}"')
+    (out / "model.toml").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("export_dir", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--family", default="clip-vit")
+    ap.add_argument("--description", default="")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = json.loads((args.export_dir / "export.json").read_text())
+    for tower in ("image", "text"):
+        shutil.copyfile(args.export_dir / f"{tower}.fp32.onnx", args.out / f"{tower}.fp32.onnx")
+        quantize(args.out / f"{tower}.fp32.onnx", args.out / f"{tower}.int8.onnx")
+    write_manifest(args.out, args.name, args.family, args.description, info)
+    print((args.out / "model.toml").read_text())
+
+
+if __name__ == "__main__":
+    main()

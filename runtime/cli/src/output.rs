@@ -1,0 +1,41 @@
+//! What the commands print: JSON Lines records in a `{"type", "data"}` envelope,
+//! or plain text.
+
+use serde::Serialize;
+
+/// One JSON Lines record.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Record<'a> {
+    /// Top-k labels of one image.
+    Classification {
+        path: &'a str,
+        top: Vec<LabelScore<'a>>,
+    },
+    /// One input's embedding.
+    Embedding {
+        input: &'a str,
+        embedding: &'a [f32],
+    },
+    /// One text's token ids.
+    Tokens { text: &'a str, ids: &'a [i64] },
+    /// An input that failed; the run went on.
+    Error { input: &'a str, message: String },
+}
+
+/// One scored label.
+#[derive(Debug, Serialize)]
+pub struct LabelScore<'a> {
+    pub label: &'a str,
+    pub probability: f32,
+    pub logit: f32,
+}
+
+/// Prints one record as a JSON line.
+pub fn json_line(record: &Record<'_>) {
+    // Serializing these plain structs cannot fail.
+    println!(
+        "{}",
+        serde_json::to_string(record).expect("serializable record")
+    );
+}

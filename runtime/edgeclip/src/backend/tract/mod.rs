@@ -1,0 +1,262 @@
+//! The default backend: tract, pure Rust, on every target.
+//!
+//! tract optimizes a graph for concrete shapes: a fixed batch gives a smaller,
+//! faster plan than a symbolic one. A [`TractSession`] therefore keeps the
+//! parsed model and builds (then caches) one optimized plan per batch size.
+
+mod fold;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::multithread::Executor;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use super::{Backend, DType, Dim, Input, ModelSpec, Output, Session, TensorSpec};
+use crate::{Error, Result};
+
+const NAME: &str = "tract";
+
+/// How many per-batch-size plans a session keeps before dropping the oldest.
+const MAX_PLANS: usize = 4;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// The tract backend. `threads` > 1 runs matrix products on a thread pool.
+#[derive(Debug, Clone)]
+pub struct TractBackend {
+    threads: usize,
+}
+
+impl TractBackend {
+    /// A backend using `threads` threads (at least 1).
+    pub fn new(threads: usize) -> Self {
+        Self {
+            threads: threads.max(1),
+        }
+    }
+}
+
+impl Default for TractBackend {
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+impl Backend for TractBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn load(&self, path: &Path, spec: &ModelSpec) -> Result<Box<dyn Session>> {
+        let model = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_path(path)
+            .map_err(|e| Error::Model {
+                path: path.to_owned(),
+                message: format!("not a loadable ONNX model: {e:#}"),
+            })?;
+        check_io(path, &model, spec)?;
+        let executor = (self.threads > 1).then(|| Executor::multithread(self.threads));
+        Ok(Box::new(TractSession {
+            path: path.to_owned(),
+            model,
+            spec: spec.clone(),
+            executor,
+            plans: HashMap::new(),
+            order: Vec::new(),
+        }))
+    }
+}
+
+/// Verifies the file declares the input and outputs the package promises.
+fn check_io(path: &Path, model: &InferenceModel, spec: &ModelSpec) -> Result<()> {
+    let bad = |message: String| Error::Model {
+        path: path.to_owned(),
+        message,
+    };
+    let inputs = model.input_outlets().map_err(|e| bad(format!("{e:#}")))?;
+    if inputs.len() != 1 {
+        return Err(bad(format!(
+            "expected 1 input, the model has {}",
+            inputs.len()
+        )));
+    }
+    let name = &model.node(inputs[0].node).name;
+    if *name != spec.input.name {
+        return Err(bad(format!(
+            "expected input `{}`, the model's is `{name}`",
+            spec.input.name
+        )));
+    }
+    let fact = model
+        .outlet_fact(inputs[0])
+        .map_err(|e| bad(format!("{e:#}")))?;
+    if let Some(shape) = fact.shape.concretize() {
+        let declared: Vec<Option<i64>> = shape.iter().map(|d| d.to_i64().ok()).collect();
+        let rank_ok = declared.len() == spec.input.shape.len();
+        let dims_ok = rank_ok
+            && declared
+                .iter()
+                .zip(&spec.input.shape)
+                .all(|(d, want)| match (*d, *want) {
+                    (Some(n), Dim::Fixed(w)) => usize::try_from(n).ok() == Some(w),
+                    _ => true,
+                });
+        if !dims_ok {
+            return Err(bad(format!(
+                "input `{name}` has shape {shape:?}, expected {:?}",
+                spec.input.shape
+            )));
+        }
+    }
+    let outputs: Vec<String> = model
+        .output_outlets()
+        .map_err(|e| bad(format!("{e:#}")))?
+        .iter()
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .unwrap_or(&model.node(o.node).name)
+                .to_owned()
+        })
+        .collect();
+    for want in &spec.outputs {
+        if !outputs.contains(want) {
+            return Err(bad(format!(
+                "no output `{want}` (the model has {outputs:?})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tract model with one optimized plan per batch size seen.
+pub struct TractSession {
+    path: PathBuf,
+    model: InferenceModel,
+    spec: ModelSpec,
+    executor: Option<Executor>,
+    plans: HashMap<usize, Plan>,
+    order: Vec<usize>,
+}
+
+impl TractSession {
+    fn plan(&mut self, batch: usize) -> Result<Plan> {
+        if let Some(plan) = self.plans.get(&batch) {
+            return Ok(plan.clone());
+        }
+        let started = std::time::Instant::now();
+        let plan = self.build_plan(batch).map_err(|e| Error::Model {
+            path: self.path.clone(),
+            message: format!("cannot prepare for batch {batch}: {e:#}"),
+        })?;
+        log::debug!(
+            "{}: plan for batch {batch} ready in {:?}",
+            self.path.display(),
+            started.elapsed()
+        );
+        if self.order.len() == MAX_PLANS {
+            let oldest = self.order.remove(0);
+            self.plans.remove(&oldest);
+        }
+        self.order.push(batch);
+        self.plans.insert(batch, plan.clone());
+        Ok(plan)
+    }
+
+    fn build_plan(&self, batch: usize) -> TractResult<Plan> {
+        let shape = self.spec.input.concrete(batch);
+        let fact = match self.spec.input.dtype {
+            DType::F32 => f32::fact(&shape),
+            DType::I64 => i64::fact(&shape),
+        };
+        let mut model = self.model.clone().with_input_fact(0, fact.into())?;
+        let outlets: Vec<OutletId> = self
+            .spec
+            .outputs
+            .iter()
+            .map(|name| {
+                model
+                    .find_outlet_label(name)
+                    .map(Ok)
+                    .unwrap_or_else(|| model.node_by_name(name).map(|n| OutletId::new(n.id, 0)))
+            })
+            .collect::<TractResult<_>>()?;
+        model.select_output_outlets(&outlets)?;
+        let typed = fold::optimize(model.into_typed()?)?;
+        let options = RunOptions {
+            executor: self.executor.clone(),
+            ..Default::default()
+        };
+        typed.into_runnable_with_options(&options)
+    }
+}
+
+impl Session for TractSession {
+    fn input(&self) -> &TensorSpec {
+        &self.spec.input
+    }
+
+    fn outputs(&self) -> &[String] {
+        &self.spec.outputs
+    }
+
+    fn run(&mut self, input: Input<'_>, batch: usize) -> Result<Vec<Output>> {
+        let shape = self.spec.input.concrete(batch);
+        let expected: usize = shape.iter().product();
+        if batch == 0 || input.len() != expected || input.dtype() != self.spec.input.dtype {
+            return Err(Error::InvalidInput(format!(
+                "{}: input `{}` needs {expected} {:?} values for shape {shape:?}, got {} {:?}",
+                self.path.display(),
+                self.spec.input.name,
+                self.spec.input.dtype,
+                input.len(),
+                input.dtype()
+            )));
+        }
+        let tensor = match input {
+            Input::F32(d) => Tensor::from_shape(&shape, d),
+            Input::I64(d) => Tensor::from_shape(&shape, d),
+        }
+        .map_err(|e| self.backend_error(e))?;
+        let plan = self.plan(batch)?;
+        let outputs = plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| self.backend_error(e))?;
+        self.spec
+            .outputs
+            .iter()
+            .zip(outputs)
+            .map(|(name, value)| {
+                let value = value.cast_to::<f32>().map_err(|e| self.backend_error(e))?;
+                let data = value
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| self.backend_error(e))?
+                    .iter()
+                    .copied()
+                    .collect();
+                Ok(Output {
+                    name: name.clone(),
+                    shape: value.shape().to_vec(),
+                    data,
+                })
+            })
+            .collect()
+    }
+}
+
+impl TractSession {
+    fn backend_error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Backend {
+            backend: NAME,
+            message: format!("{}: {e:#}", self.path.display()),
+        }
+    }
+}
