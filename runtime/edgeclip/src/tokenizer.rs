@@ -53,15 +53,19 @@ use crate::{Error, Result};
 
 /// CLIP's word-splitting pattern as Python's `regex` module runs it with
 /// `IGNORECASE` on lowercased text. Two behaviours differ from the pattern
-/// compiled case-sensitively: `'s` also matches `'ſ` (long s folds to s),
-/// and U+0345 COMBINING GREEK YPOGEGRAMMENI matches no branch at all, so it
+/// compiled case-sensitively: every literal `s` also matches `ſ` (long s
+/// folds to s; no other character folds onto a letter of the pattern), and
+/// U+0345 COMBINING GREEK YPOGEGRAMMENI matches no branch at all, so it
 /// separates words like a space does.
-const WORD_PATTERN: &str = r"<start_of_text>|<end_of_text>|'[sſ]|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}\x{345}]+";
+const WORD_PATTERN: &str = r"<[sſ]tart_of_text>|<end_of_text>|'[sſ]|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}\x{345}]+";
 
-/// BPE of the word `'ſ`, which the bundled tokenizer's own splitter can never
-/// produce: the byte tokens `'`, `0xC5` and end-of-word `0xBF`, between which
-/// the vocabulary has no merges.
+/// BPE of the words that only the case-insensitive pattern makes, which the
+/// bundled tokenizer's own splitter can never produce. Each is one fixed
+/// string, so its ids are fixed too (taken from open_clip).
 const APOSTROPHE_LONG_S: [u32; 3] = [6, 129, 379];
+/// `<ſtart_of_text>` is not the special token: open_clip only special-cases
+/// the exact spelling and byte-pair encodes this one.
+const LONG_S_START_OF_TEXT: [u32; 9] = [27, 129, 123, 16707, 62, 684, 62, 18169, 285];
 
 /// CLIP's byte-pair tokenizer with open_clip's text cleanup.
 pub struct Tokenizer {
@@ -99,6 +103,7 @@ impl Tokenizer {
                 "<start_of_text>" => ids.push(Self::START),
                 "<end_of_text>" => ids.push(Self::END),
                 "'ſ" => ids.extend_from_slice(&APOSTROPHE_LONG_S),
+                "<ſtart_of_text>" => ids.extend_from_slice(&LONG_S_START_OF_TEXT),
                 // Every other word is one match of the bundled tokenizer's
                 // own (case-sensitive) pattern, so it splits no further.
                 word => {
@@ -539,6 +544,7 @@ mod tests {
             ),
             ("Don't STOP!", &[49406, 847, 713, 1691, 256, 49407]),
             ("'ſt", &[49406, 6, 129, 379, 339, 49407]),
+            ("x<ﬅart_of_text>y", &[49406, 343, 27, 129, 123, 16707, 62, 684, 62, 18169, 285, 344, 49407]),
             ("a\u{345}b", &[49406, 320, 321, 49407]),
             ("<START_OF_TEXT>x", &[49406, 49406, 343, 49407]),
             (
