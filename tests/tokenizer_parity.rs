@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use edgeclip::tokenizer::Tokenizer;
 use flate2::read::GzDecoder;
@@ -20,8 +20,14 @@ struct Case {
     ids: Vec<i64>,
 }
 
+/// Overrides the fixture, e.g. with a larger corpus made by the same script
+/// with another seed, without committing it.
+const FIXTURE_ENV: &str = "EDGECLIP_TOKENIZER_FIXTURE";
+
 fn load() -> (Value, Vec<Case>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    let path = std::env::var_os(FIXTURE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE));
     let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = BufReader::new(GzDecoder::new(file)).lines();
     let header: Value = serde_json::from_str(&lines.next().expect("fixture has a header").unwrap())

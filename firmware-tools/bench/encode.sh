@@ -7,4 +7,4 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 py=${1:-$root/target/pyenv/bin/python}
 "$py" "$root/firmware-tools/bench/ort_encode.py" "$root/models/edgeclip-tiny"
 cargo bench --manifest-path "$root/Cargo.toml" -p edgeclip --bench encode -- --noplot 2>&1 \
-  | grep -E "^(image|text)/|time:"
+  | grep -E "^(image|text|vit-b32-slice)/|time:"

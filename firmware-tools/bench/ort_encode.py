@@ -44,6 +44,17 @@ def main() -> None:
                 s = ort.InferenceSession(str(pkg / f"{tower}.{precision}.onnx"), opts, providers=["CPUExecutionProvider"])
                 med, q1, q3 = median_ms(lambda: s.run(["embedding"], feed))
                 print(f"{tower}/{precision}/{threads}t  median {med:.3f} ms  (IQR {q1:.3f}-{q3:.3f})")
+    slice_dir = Path(__file__).resolve().parents[2] / "target" / "scale-slice"
+    if (slice_dir / "input.bin").exists():
+        x = np.fromfile(slice_dir / "input.bin", np.float32).reshape(1, 3, 224, 224)
+        for precision in ("fp32", "int8"):
+            for threads in (1, 2):
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+                s = ort.InferenceSession(str(slice_dir / f"slice.{precision}.onnx"), opts, providers=["CPUExecutionProvider"])
+                med, q1, q3 = median_ms(lambda: s.run(None, {"image": x}), n=50, warmup=5)
+                print(f"vit-b32-slice/{precision}/{threads}t  median {med:.3f} ms  (IQR {q1:.3f}-{q3:.3f})")
 
 
 if __name__ == "__main__":

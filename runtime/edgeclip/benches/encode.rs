@@ -39,9 +39,42 @@ fn encode(c: &mut Criterion) {
     }
 }
 
+/// The ViT-B/32-width slice from `firmware-tools/test-env.sh` (2 layers, 224 px),
+/// when it has been built: int8 at real width is where tract's folding matters.
+fn scale_slice(c: &mut Criterion) {
+    use edgeclip::backend::{Backend, DType, Dim, Input, ModelSpec, TensorSpec};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/scale-slice");
+    let Ok(bytes) = std::fs::read(dir.join("input.bin")) else {
+        eprintln!("scale slice not built (firmware-tools/test-env.sh); skipping its bench");
+        return;
+    };
+    let input: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let spec = ModelSpec {
+        input: TensorSpec {
+            name: "image".into(),
+            dtype: DType::F32,
+            shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
+        },
+        outputs: vec!["embedding".into()],
+    };
+    for precision in ["fp32", "int8"] {
+        for threads in [1, 2] {
+            let path = dir.join(format!("slice.{precision}.onnx"));
+            let mut session = TractBackend::new(threads).load(&path, &spec).unwrap();
+            session.run(Input::F32(&input), 1).unwrap();
+            c.bench_function(&format!("vit-b32-slice/{precision}/{threads}t"), |b| {
+                b.iter(|| session.run(Input::F32(&input), 1).unwrap())
+            });
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
-    targets = encode
+    targets = encode, scale_slice
 }
 criterion_main!(benches);
