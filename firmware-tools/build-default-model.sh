@@ -10,7 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-python3}
-work="$root/firmware-tools/work"
+work="$root/firmware-tools/build"
 pkg="$root/models/edgeclip-tiny"
 mkdir -p "$work"
 # The shipped model's schedule, in two phases: a 1400-step cosine schedule cut at
