@@ -7,6 +7,8 @@ use crate::embedding::Embeddings;
 use crate::model::{ModelPackage, Precision, TowerKind};
 use crate::preprocess::Preprocessor;
 use crate::tokenizer::Tokenizer;
+use std::path::PathBuf;
+
 use crate::{Error, Result};
 
 /// Images per backend run when embedding many.
@@ -14,13 +16,20 @@ const IMAGE_BATCH: usize = 8;
 /// Texts per backend run when embedding many (label sets).
 const TEXT_BATCH: usize = 32;
 
-fn open_session(
+/// A loaded tower: its session, the file it came from and the embedding width.
+struct Tower {
+    session: Box<dyn Session>,
+    path: PathBuf,
+    dim: usize,
+}
+
+fn open_tower(
     package: &ModelPackage,
     backend: &dyn Backend,
     kind: TowerKind,
     precision: Precision,
     input: TensorSpec,
-) -> Result<Box<dyn Session>> {
+) -> Result<Tower> {
     let path = package.verified_path(kind, precision)?;
     let tower = package.tower(kind);
     let spec = ModelSpec {
@@ -33,39 +42,43 @@ fn open_session(
         precision,
         backend.name()
     );
-    backend.load(&path, &spec)
+    let session = backend.load(&path, &spec)?;
+    Ok(Tower {
+        session,
+        path,
+        dim: package.manifest().embed_dim,
+    })
 }
 
-/// Checks a run's embedding output is `[batch, dim]` and normalizes it.
-fn embeddings(
-    package: &ModelPackage,
-    kind: TowerKind,
-    outputs: Vec<crate::backend::Output>,
-    batch: usize,
-) -> Result<Embeddings> {
-    let dim = package.manifest().embed_dim;
-    let out = outputs
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::InvalidInput("no output".into()))?;
-    if out.shape != [batch, dim] {
-        return Err(Error::Model {
-            path: package
-                .dir()
-                .join(&package.tower(kind).files.values().next().unwrap().path),
-            message: format!(
-                "output `{}` has shape {:?}, the manifest promises [{batch}, {dim}]",
-                out.name, out.shape
-            ),
-        });
+impl Tower {
+    /// Runs one batch; checks the embedding output is `[batch, dim]` and normalizes it.
+    fn embed(&mut self, input: Input<'_>, batch: usize) -> Result<Embeddings> {
+        let dim = self.dim;
+        let out = self
+            .session
+            .run(input, batch)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Model {
+                path: self.path.clone(),
+                message: "the run returned no output".into(),
+            })?;
+        if out.shape != [batch, dim] {
+            return Err(Error::Model {
+                path: self.path.clone(),
+                message: format!(
+                    "output `{}` has shape {:?}, the manifest promises [{batch}, {dim}]",
+                    out.name, out.shape
+                ),
+            });
+        }
+        Embeddings::from_raw(dim, out.data)
     }
-    Embeddings::from_raw(dim, out.data)
 }
 
 /// Turns images into L2-normalized embeddings.
 pub struct ImageEncoder {
-    package: ModelPackage,
-    session: Box<dyn Session>,
+    tower: Tower,
     preprocessor: Preprocessor,
     batch_buf: Vec<f32>,
 }
@@ -84,10 +97,9 @@ impl ImageEncoder {
             dtype: DType::F32,
             shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)],
         };
-        let session = open_session(package, backend, TowerKind::Image, precision, input)?;
+        let tower = open_tower(package, backend, TowerKind::Image, precision, input)?;
         Ok(Self {
-            package: package.clone(),
-            session,
+            tower,
             preprocessor: Preprocessor::new(config),
             batch_buf: Vec::new(),
         })
@@ -101,13 +113,12 @@ impl ImageEncoder {
 
     /// Embeds already preprocessed CHW images laid end to end (`batch` of them).
     pub fn embed_preprocessed(&mut self, chw: &[f32], batch: usize) -> Result<Embeddings> {
-        let outputs = self.session.run(Input::F32(chw), batch)?;
-        embeddings(&self.package, TowerKind::Image, outputs, batch)
+        self.tower.embed(Input::F32(chw), batch)
     }
 
     /// Preprocesses and embeds RGB images, in batches.
     pub fn embed_images(&mut self, images: &[RgbImage]) -> Result<Embeddings> {
-        let dim = self.package.manifest().embed_dim;
+        let dim = self.tower.dim;
         let mut all = Embeddings::from_raw(dim, Vec::new())?;
         let len = self.input_len();
         for chunk in images.chunks(IMAGE_BATCH) {
@@ -127,8 +138,7 @@ impl ImageEncoder {
 
 /// Turns text into L2-normalized embeddings.
 pub struct TextEncoder {
-    package: ModelPackage,
-    session: Box<dyn Session>,
+    tower: Tower,
     tokenizer: Tokenizer,
     context_length: usize,
     ids: Vec<i64>,
@@ -147,10 +157,9 @@ impl TextEncoder {
             dtype: DType::I64,
             shape: vec![Dim::Batch, Dim::Fixed(context_length)],
         };
-        let session = open_session(package, backend, TowerKind::Text, precision, input)?;
+        let tower = open_tower(package, backend, TowerKind::Text, precision, input)?;
         Ok(Self {
-            package: package.clone(),
-            session,
+            tower,
             tokenizer: Tokenizer::openai(),
             context_length,
             ids: Vec::new(),
@@ -164,7 +173,7 @@ impl TextEncoder {
 
     /// Embeds texts, in batches.
     pub fn embed<S: AsRef<str>>(&mut self, texts: &[S]) -> Result<Embeddings> {
-        let dim = self.package.manifest().embed_dim;
+        let dim = self.tower.dim;
         let mut all = Embeddings::from_raw(dim, Vec::new())?;
         for chunk in texts.chunks(TEXT_BATCH) {
             self.ids.resize(chunk.len() * self.context_length, 0);
@@ -174,13 +183,7 @@ impl TextEncoder {
             {
                 self.tokenizer.tokenize_into(text.as_ref(), dst)?;
             }
-            let outputs = self.session.run(Input::I64(&self.ids), chunk.len())?;
-            all.extend(&embeddings(
-                &self.package,
-                TowerKind::Text,
-                outputs,
-                chunk.len(),
-            )?)?;
+            all.extend(&self.tower.embed(Input::I64(&self.ids), chunk.len())?)?;
         }
         Ok(all)
     }
