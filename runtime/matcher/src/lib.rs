@@ -1,0 +1,2 @@
+//! Scoring image embeddings against label rows.
+#![deny(missing_docs)]
