@@ -1,0 +1,364 @@
+//! The writer: encodes rows to the store's element type, lays out the file, and
+//! replaces the target atomically.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use half::f16;
+
+use crate::format::{checksum, put_str, Header, Section, HEADER_LEN, VECTOR_ALIGN};
+use crate::parse::{MetaEntry, META_GROUP, META_THRESHOLD};
+use crate::{DType, Fingerprint, StoreError};
+
+/// Optional metadata of a label, as given to the builder.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabelMeta {
+    /// Group the label belongs to.
+    pub group: Option<String>,
+    /// Per-label score threshold; must be finite.
+    pub threshold: Option<f32>,
+}
+
+/// Rows already encoded to the store's element type; carried over unchanged by edits.
+#[derive(Debug, Clone)]
+pub(crate) enum Encoded {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    Int8 { values: Vec<i8>, scales: Vec<f32> },
+}
+
+/// Builds a store in memory, then writes it with [`StoreBuilder::write_atomic`].
+///
+/// Rows are given as f32 and re-normalized to unit L2 norm before encoding, so
+/// stored rows are unit vectors whatever the caller passed; a row with a
+/// non-finite value or a zero norm is refused. Int8 rows use a symmetric per-row
+/// scale: `scale = max|x| / 127`, `q = round(x / scale)`.
+#[derive(Debug, Clone)]
+pub struct StoreBuilder {
+    pub(crate) dtype: DType,
+    pub(crate) dim: usize,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) labels: Vec<String>,
+    pub(crate) index: HashSet<String>,
+    pub(crate) meta: Vec<MetaEntry>,
+    pub(crate) rows: Encoded,
+}
+
+impl StoreBuilder {
+    /// An empty store of `dim`-value rows stored as `dtype`.
+    pub fn new(dtype: DType, dim: usize, fingerprint: Fingerprint) -> Result<Self, StoreError> {
+        if dim == 0 || u32::try_from(dim).is_err() {
+            return Err(StoreError::InvalidDim { dim });
+        }
+        let rows = match dtype {
+            DType::F32 => Encoded::F32(Vec::new()),
+            DType::F16 => Encoded::F16(Vec::new()),
+            DType::Int8 => Encoded::Int8 {
+                values: Vec::new(),
+                scales: Vec::new(),
+            },
+        };
+        Ok(StoreBuilder {
+            dtype,
+            dim,
+            fingerprint,
+            labels: Vec::new(),
+            index: HashSet::new(),
+            meta: Vec::new(),
+            rows,
+        })
+    }
+
+    /// Adds a label and its row, without metadata.
+    pub fn add(&mut self, label: &str, row: &[f32]) -> Result<(), StoreError> {
+        self.add_with_meta(label, row, LabelMeta::default())
+    }
+
+    /// Adds a label, its row and its metadata; fails if the label is already present.
+    pub fn add_with_meta(
+        &mut self,
+        label: &str,
+        row: &[f32],
+        meta: LabelMeta,
+    ) -> Result<(), StoreError> {
+        if self.index.contains(label) {
+            return Err(StoreError::LabelExists {
+                label: label.into(),
+            });
+        }
+        if row.len() != self.dim {
+            return Err(StoreError::DimMismatch {
+                label: label.into(),
+                expected: self.dim,
+                found: row.len(),
+            });
+        }
+        if let Some(t) = meta.threshold.filter(|t| !t.is_finite()) {
+            return Err(StoreError::InvalidMeta {
+                label: label.into(),
+                reason: format!("threshold {t} is not finite"),
+            });
+        }
+        let unit = normalize(row).map_err(|reason| StoreError::InvalidRow {
+            label: label.into(),
+            reason,
+        })?;
+        match &mut self.rows {
+            Encoded::F32(v) => v.extend_from_slice(&unit),
+            Encoded::F16(v) => v.extend(unit.iter().map(|&x| f16::from_f32(x))),
+            Encoded::Int8 { values, scales } => {
+                let max = unit.iter().fold(0f32, |m, x| m.max(x.abs()));
+                let scale = max / 127.0;
+                values.extend(
+                    unit.iter()
+                        .map(|&x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+                );
+                scales.push(scale);
+            }
+        }
+        self.labels.push(label.into());
+        self.index.insert(label.into());
+        self.meta.push(MetaEntry {
+            group: meta.group.map(Into::into),
+            threshold: meta.threshold,
+        });
+        Ok(())
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True if no labels have been added.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Labels in row order.
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.labels.iter().map(String::as_str)
+    }
+
+    /// The complete file image.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        let too_large = |detail: String| StoreError::TooLarge { detail };
+        let rows = u32::try_from(self.labels.len())
+            .map_err(|_| too_large(format!("{} rows", self.labels.len())))?;
+        let (vectors, scales) = self.rows.bytes();
+        let fingerprint = encode_fingerprint(&self.fingerprint)
+            .ok_or_else(|| too_large("a fingerprint string".into()))?;
+        let mut labels = Vec::new();
+        for l in &self.labels {
+            put_str(&mut labels, l)
+                .ok_or_else(|| too_large(format!("label of {} bytes", l.len())))?;
+        }
+        let meta = encode_meta(&self.meta).ok_or_else(|| too_large("a metadata group".into()))?;
+
+        let mut out = vec![0u8; HEADER_LEN];
+        let mut place = |bytes: &[u8], align: usize| {
+            if bytes.is_empty() {
+                return Section::default();
+            }
+            out.resize(out.len().next_multiple_of(align), 0);
+            let offset = out.len() as u64;
+            out.extend_from_slice(bytes);
+            Section {
+                offset,
+                len: bytes.len() as u64,
+            }
+        };
+        let vectors = place(&vectors, VECTOR_ALIGN);
+        let scales = place(&scales, 4);
+        let fingerprint = place(&fingerprint, 1);
+        let labels = place(&labels, 1);
+        let meta = place(&meta, 1);
+        let header = Header {
+            dtype_code: self.dtype.code(),
+            reserved_a: [0; 3],
+            dim: self.dim as u32,
+            rows,
+            file_len: out.len() as u64,
+            vectors,
+            scales,
+            fingerprint,
+            labels,
+            meta,
+            reserved_b: 0,
+            checksum: 0,
+        };
+        out[..HEADER_LEN].copy_from_slice(&header.encode());
+        let header = Header {
+            checksum: checksum(&out),
+            ..header
+        };
+        out[..HEADER_LEN].copy_from_slice(&header.encode());
+        Ok(out)
+    }
+
+    /// Writes the store to `path`, replacing any file there atomically: readers see
+    /// the old file or the new one, never a mix, even if the process is killed.
+    ///
+    /// Leftover temporary files of a previous killed write (`.NAME.*.tmp` beside
+    /// the target) are removed first; only one writer per store at a time is supported.
+    pub fn write_atomic(&self, path: impl AsRef<Path>) -> Result<(), StoreError> {
+        write_bytes_atomic(path.as_ref(), &self.to_bytes()?)
+    }
+}
+
+impl Encoded {
+    /// Little-endian bytes of the values and of the scales (empty unless int8).
+    fn bytes(&self) -> (Vec<u8>, Vec<u8>) {
+        match self {
+            Encoded::F32(v) => (v.iter().flat_map(|x| x.to_le_bytes()).collect(), Vec::new()),
+            Encoded::F16(v) => (v.iter().flat_map(|x| x.to_le_bytes()).collect(), Vec::new()),
+            Encoded::Int8 { values, scales } => (
+                bytemuck::cast_slice(values).to_vec(),
+                scales.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+        }
+    }
+}
+
+fn normalize(row: &[f32]) -> Result<Vec<f32>, String> {
+    if let Some(i) = row.iter().position(|x| !x.is_finite()) {
+        return Err(format!("value {} at column {i} is not finite", row[i]));
+    }
+    // f64 so that the sum of squares cannot overflow for finite f32 inputs.
+    let norm = row
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return Err(format!("L2 norm is {norm}"));
+    }
+    Ok(row.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
+}
+
+fn encode_fingerprint(fp: &Fingerprint) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    put_str(&mut out, &fp.model)?;
+    out.extend_from_slice(&fp.text_sha256);
+    put_str(&mut out, &fp.tokenizer)?;
+    out.extend_from_slice(&u32::try_from(fp.templates.len()).ok()?.to_le_bytes());
+    for t in &fp.templates {
+        put_str(&mut out, t)?;
+    }
+    Some(out)
+}
+
+/// Empty when no label has metadata: the section is then absent.
+fn encode_meta(meta: &[MetaEntry]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    if meta
+        .iter()
+        .all(|m| m.group.is_none() && m.threshold.is_none())
+    {
+        return Some(out);
+    }
+    for m in meta {
+        let flags =
+            (m.group.is_some() as u8 * META_GROUP) | (m.threshold.is_some() as u8 * META_THRESHOLD);
+        out.push(flags);
+        if let Some(g) = &m.group {
+            put_str(&mut out, g)?;
+        }
+        if let Some(t) = m.threshold {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+    }
+    Some(out)
+}
+
+/// Temp file in the target's directory, fsync, rename over the target, fsync the directory.
+pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |action, p: &Path, source| StoreError::Io {
+        path: p.to_path_buf(),
+        action,
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io(
+            "choosing a temporary name",
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    remove_stale_temps(&dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(TEMP_SUFFIX)
+        .rand_bytes(TEMP_RANDOM)
+        .tempfile_in(&dir)
+        .map_err(|e| io("creating a temporary file", &dir, e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| io("writing", tmp.path(), e))?;
+    if let Some(perms) = target_permissions(path) {
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(|e| io("setting permissions of", tmp.path(), e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io("syncing", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| io("renaming the temporary file over", path, e.error))?;
+    sync_dir(&dir).map_err(|e| io("syncing directory", &dir, e))
+}
+
+/// Temporary files are `.NAME.XXXXXX.tmp` (6 random alphanumerics), which tells this
+/// store's leftovers from those of a store whose name merely extends NAME.
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
+const TEMP_RANDOM: usize = 6;
+
+/// Best effort: a leftover we cannot remove does not stop the write.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let middle = name
+            .strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(TEMP_SUFFIX));
+        if middle
+            .is_some_and(|m| m.len() == TEMP_RANDOM && m.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The target's permissions, or rw-r--r-- for a new store (temp files are created 0600).
+fn target_permissions(path: &Path) -> Option<fs::Permissions> {
+    if let Ok(m) = fs::metadata(path) {
+        return Some(m.permissions());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    // Directories cannot be opened for syncing on Windows; the rename is already durable there.
+    Ok(())
+}
