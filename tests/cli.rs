@@ -336,3 +336,84 @@ fn no_model_found_says_where_it_looked() {
         .unwrap();
     assert_clean_failure(&out, &["no model package found", "--model"]);
 }
+
+#[test]
+fn check_passes_against_the_shipped_reference() {
+    for precision in ["fp32", "int8"] {
+        let out = edgeclip()
+            .args(["check", "--json", "--precision", precision])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let records = json_lines(&out);
+        let outputs: Vec<&str> = records
+            .iter()
+            .map(|r| r["data"]["output"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            outputs,
+            ["image", "patch_tokens", "text"].map(|o| format!("{o}.{precision}"))
+        );
+        for r in &records {
+            assert_eq!(r["type"], "check");
+            assert_eq!(r["data"]["passed"], true);
+            assert!(
+                r["data"]["min_cosine"].as_f64().unwrap() >= r["data"]["floor"].as_f64().unwrap()
+            );
+        }
+    }
+}
+
+/// A copy of the shipped reference folder, to tamper with.
+fn reference_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(default_model().join("reference")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn check_fails_when_outputs_differ_from_the_reference() {
+    let dir = reference_copy();
+    // Swap two images' expected embeddings: the run can no longer agree with them.
+    let file = dir.path().join("image.fp32.ort.f32.bin");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let row = bytes.len() / 7;
+    let (first, rest) = bytes.split_at_mut(row);
+    first.swap_with_slice(&mut rest[..row]);
+    std::fs::write(&file, bytes).unwrap();
+    let out = edgeclip()
+        .arg("check")
+        .arg("--reference")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let image = text.lines().find(|l| l.starts_with("image.fp32")).unwrap();
+    assert!(image.ends_with("FAILED"), "{text}");
+    let patches = text
+        .lines()
+        .find(|l| l.starts_with("patch_tokens"))
+        .unwrap();
+    assert!(patches.ends_with("ok"), "{text}");
+}
+
+#[test]
+fn check_names_a_truncated_reference_file() {
+    let dir = reference_copy();
+    let file = dir.path().join("tokens.i64.bin");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+    let out = edgeclip()
+        .arg("check")
+        .arg("--reference")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("tokens.i64.bin"), "{err}");
+}

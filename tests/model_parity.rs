@@ -1,140 +1,56 @@
-//! The runtime's embeddings against onnxruntime's on the same ONNX files and
-//! inputs (fixtures made by firmware-tools/fixtures/make_model_fixtures.py).
+//! The runtime's outputs against onnxruntime's on the same ONNX files and inputs:
+//! the reference shipped in the default package (made by
+//! firmware-tools/fixtures/make_model_fixtures.py), checked through
+//! `edgeclip::verify`, the code `edgeclip check` runs on boards.
 
 use edgeclip::backend::tract::TractBackend;
-use edgeclip::backend::{Backend, DType, Dim, Input, ModelSpec, TensorSpec};
-use edgeclip::model::{ModelPackage, Precision, TowerKind};
-use edgeclip_e2e::{default_model, fixture, min_row_cosine, read_f32, read_i64};
-use serde_json::Value;
+use edgeclip::model::{ModelPackage, Precision};
+use edgeclip::verify::{Reference, FP32_FLOOR, INT8_FLOOR};
+use edgeclip_e2e::default_model;
 
-fn meta() -> Value {
-    let text = std::fs::read_to_string(fixture("model/parity.json")).expect("parity.json");
-    serde_json::from_str(&text).unwrap()
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn reference(meta: &Value, key: &str) -> (Vec<f32>, Vec<usize>) {
-    let entry = &meta["outputs"][key];
-    (
-        read_f32(&fixture(&format!(
-            "model/{}",
-            entry["file"].as_str().unwrap()
-        ))),
-        shape(entry),
-    )
-}
-
-/// Runs one tower of the default package on the fixture input; returns outputs by name.
-fn run_tower(kind: TowerKind, precision: Precision, threads: usize) -> Vec<(String, Vec<f32>)> {
+fn check(precision: Precision, threads: usize) {
     let package = ModelPackage::open(default_model()).unwrap();
-    let meta = meta();
-    let path = package.verified_path(kind, precision).unwrap();
-    let m = package.manifest();
-    let (spec, outputs) = match kind {
-        TowerKind::Image => {
-            let s = m.preprocess.image_size as usize;
-            let input = TensorSpec {
-                name: m.image.input.clone(),
-                dtype: DType::F32,
-                shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)],
-            };
-            (
-                input,
-                vec![
-                    m.image.embedding.clone(),
-                    m.image.patch_tokens.clone().unwrap(),
-                ],
-            )
-        }
-        TowerKind::Text => {
-            let input = TensorSpec {
-                name: m.text.input.clone(),
-                dtype: DType::I64,
-                shape: vec![Dim::Batch, Dim::Fixed(m.tokenizer.context_length)],
-            };
-            (input, vec![m.text.embedding.clone()])
-        }
-    };
-    let mut session = TractBackend::new(threads)
-        .load(
-            &path,
-            &ModelSpec {
-                input: spec,
-                outputs: outputs.clone(),
-            },
-        )
+    let reference = Reference::of_package(&package).unwrap();
+    let agreements = reference
+        .check(&package, &TractBackend::new(threads), precision)
         .unwrap();
-    let result = match kind {
-        TowerKind::Image => {
-            let data = read_f32(&fixture("model/images.f32.bin"));
-            session
-                .run(Input::F32(&data), shape(&meta["images"])[0])
-                .unwrap()
-        }
-        TowerKind::Text => {
-            let data = read_i64(&fixture("model/tokens.i64.bin"));
-            session
-                .run(Input::I64(&data), shape(&meta["tokens"])[0])
-                .unwrap()
-        }
-    };
-    result.into_iter().map(|o| (o.name, o.data)).collect()
-}
-
-fn check(kind: TowerKind, precision: Precision, threads: usize, floor: f64) {
-    let meta = meta();
-    let outputs = run_tower(kind, precision, threads);
-    for (name, data) in outputs {
-        let key = match (kind, name.as_str()) {
-            (TowerKind::Text, _) => format!("text.{precision}"),
-            (TowerKind::Image, "patch_tokens") => format!("patch_tokens.{precision}"),
-            (TowerKind::Image, _) => format!("image.{precision}"),
-        };
-        let (expected, shape) = reference(&meta, &key);
-        let dim = *shape.last().unwrap();
-        let cos = min_row_cosine(&data, &expected, dim);
-        // Single patch tokens have small norms, so int8 rounding moves their
-        // direction more than the pooled embedding's; the pooled floor is the target.
-        let floor = if name == "patch_tokens" && precision == Precision::Int8 {
-            0.9995
+    let mut outputs: Vec<&str> = agreements.iter().map(|a| a.output.as_str()).collect();
+    outputs.sort();
+    let expected = ["image", "patch_tokens", "text"].map(|o| format!("{o}.{precision}"));
+    assert_eq!(outputs, expected, "every output has a reference");
+    for a in &agreements {
+        println!(
+            "{} ({threads} thread(s)): min cosine vs onnxruntime {:.8} over {} rows (floor {})",
+            a.output, a.min_cosine, a.rows, a.floor
+        );
+        assert!(
+            a.passed(),
+            "{}: cosine {} < {}",
+            a.output,
+            a.min_cosine,
+            a.floor
+        );
+        let floor = if precision == Precision::Fp32 {
+            FP32_FLOOR
         } else {
-            floor
+            INT8_FLOOR
         };
-        println!("{key} ({threads} thread(s)): min cosine vs onnxruntime {cos:.8}");
-        assert!(cos >= floor, "{key}: cosine {cos} < {floor}");
+        assert!(a.floor <= floor, "floors are the documented ones");
     }
 }
 
 #[test]
-fn image_fp32_matches_onnxruntime() {
-    check(TowerKind::Image, Precision::Fp32, 1, 0.99999);
+fn fp32_matches_onnxruntime() {
+    check(Precision::Fp32, 1);
 }
 
 #[test]
-fn image_int8_matches_onnxruntime() {
-    check(TowerKind::Image, Precision::Int8, 1, 0.9999);
-}
-
-#[test]
-fn text_fp32_matches_onnxruntime() {
-    check(TowerKind::Text, Precision::Fp32, 1, 0.99999);
-}
-
-#[test]
-fn text_int8_matches_onnxruntime() {
-    check(TowerKind::Text, Precision::Int8, 1, 0.9999);
+fn int8_matches_onnxruntime() {
+    check(Precision::Int8, 1);
 }
 
 #[test]
 fn two_threads_give_the_same_embeddings() {
-    check(TowerKind::Image, Precision::Int8, 2, 0.9999);
-    check(TowerKind::Text, Precision::Fp32, 2, 0.99999);
+    check(Precision::Int8, 2);
+    check(Precision::Fp32, 2);
 }

@@ -29,15 +29,6 @@ pub fn read_f32(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-/// Reads a little-endian i64 file.
-pub fn read_i64(path: &Path) -> Vec<i64> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
 /// Cosine similarity of two vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
@@ -52,7 +43,8 @@ pub fn min_row_cosine(a: &[f32], b: &[f32], dim: usize) -> f64 {
     a.chunks_exact(dim)
         .zip(b.chunks_exact(dim))
         .map(|(x, y)| cosine(x, y))
-        .fold(1.0, f64::min)
+        // Not `f64::min`, which drops NaN: a NaN row must fail.
+        .fold(1.0, |m, c| if c.is_nan() || c < m { c } else { m })
 }
 
 /// The `edgeclip` binary of the same build as the running test.

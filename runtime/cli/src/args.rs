@@ -46,6 +46,9 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Describe a model package and verify its files.
     Info(InfoArgs),
+    /// Check this machine's outputs against the reference outputs shipped with the
+    /// model (exit 1 when one is below its floor).
+    Check(CheckArgs),
 }
 
 /// `edgeclip classify`.
@@ -121,6 +124,17 @@ pub struct InfoArgs {
     pub json: bool,
 }
 
+/// `edgeclip check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Reference folder (default: the package's `reference/`).
+    #[arg(long, value_name = "DIR")]
+    pub reference: Option<PathBuf>,
+    /// JSON Lines output.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +179,17 @@ mod tests {
         assert_eq!(cli.model, Some(PathBuf::from("m")));
         assert!(parse(&["tokenize", "hi", "--threads", "0"]).is_err());
         assert!(parse(&["tokenize", "hi", "--precision", "fp16"]).is_err());
+    }
+
+    #[test]
+    fn check_takes_a_reference_folder() {
+        let cli = parse(&["check", "--reference", "r", "--precision", "int8"]).unwrap();
+        let Command::Check(c) = cli.command else {
+            panic!("not check")
+        };
+        assert_eq!(c.reference, Some(PathBuf::from("r")));
+        assert!(!c.json);
+        assert!(parse(&["check", "extra"]).is_err());
     }
 
     #[test]

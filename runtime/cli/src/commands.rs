@@ -9,9 +9,11 @@ use edgeclip::matcher::LabelSet;
 use edgeclip::model::{ModelPackage, Precision, TowerKind, MANIFEST_FILE};
 use edgeclip::preprocess::load_rgb;
 use edgeclip::tokenizer::Tokenizer;
+use edgeclip::verify::Reference;
 
 use crate::args::{
-    ClassifyArgs, Cli, Command, EmbedArgs, EmbedKind, InfoArgs, PrecisionArg, TokenizeArgs,
+    CheckArgs, ClassifyArgs, Cli, Command, EmbedArgs, EmbedKind, InfoArgs, PrecisionArg,
+    TokenizeArgs,
 };
 use crate::output::{json_line, LabelScore, Record};
 
@@ -24,7 +26,7 @@ const DEFAULT_TEMPLATE: &str = "a photo of a {}.";
 pub enum Outcome {
     /// Every input was processed.
     Success,
-    /// Some inputs failed (each was reported); the rest were processed.
+    /// Some inputs or checks failed (each was reported); the rest were processed.
     PartialFailure,
 }
 
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Embed(args) => embed(&ctx, args),
         Command::Tokenize(args) => tokenize(args),
         Command::Info(args) => info(&ctx, args),
+        Command::Check(args) => check(&ctx, args),
     }
 }
 
@@ -292,5 +295,49 @@ fn info(ctx: &Ctx, args: InfoArgs) -> Result<Outcome> {
         Outcome::PartialFailure
     } else {
         Outcome::Success
+    })
+}
+
+fn check(ctx: &Ctx, args: CheckArgs) -> Result<Outcome> {
+    let package = ctx.package()?;
+    let reference = match &args.reference {
+        Some(dir) => Reference::open(dir),
+        None => Reference::of_package(&package),
+    }
+    .context("opening the reference outputs")?;
+    let agreements = reference.check(&package, &ctx.backend(), ctx.precision)?;
+    if agreements.is_empty() {
+        bail!(
+            "{}: no reference output for precision {}",
+            reference.dir().display(),
+            ctx.precision
+        );
+    }
+    for a in &agreements {
+        if args.json {
+            json_line(&Record::Check {
+                output: &a.output,
+                rows: a.rows,
+                min_cosine: a.min_cosine,
+                mean_cosine: a.mean_cosine,
+                floor: a.floor,
+                passed: a.passed(),
+            });
+        } else {
+            println!(
+                "{:<20} {:>5} rows  min cosine {:.8}  mean {:.8}  floor {}  {}",
+                a.output,
+                a.rows,
+                a.min_cosine,
+                a.mean_cosine,
+                a.floor,
+                if a.passed() { "ok" } else { "FAILED" }
+            );
+        }
+    }
+    Ok(if agreements.iter().all(|a| a.passed()) {
+        Outcome::Success
+    } else {
+        Outcome::PartialFailure
     })
 }

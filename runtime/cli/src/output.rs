@@ -19,6 +19,15 @@ pub enum Record<'a> {
     },
     /// One text's token ids.
     Tokens { text: &'a str, ids: &'a [i64] },
+    /// One output of `edgeclip check` against its reference.
+    Check {
+        output: &'a str,
+        rows: usize,
+        min_cosine: f64,
+        mean_cosine: f64,
+        floor: f64,
+        passed: bool,
+    },
     /// An input that failed; the run went on.
     Error { input: &'a str, message: String },
 }

@@ -20,5 +20,6 @@ pub mod matcher;
 pub mod model;
 pub mod preprocess;
 pub mod tokenizer;
+pub mod verify;
 
 pub use error::{Error, Result};

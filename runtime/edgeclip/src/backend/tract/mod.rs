@@ -55,6 +55,7 @@ impl Backend for TractBackend {
     }
 
     fn load(&self, path: &Path, spec: &ModelSpec) -> Result<Box<dyn Session>> {
+        let started = std::time::Instant::now();
         let model = tract_onnx::onnx()
             .with_ignore_value_info(true)
             .model_for_path(path)
@@ -62,6 +63,7 @@ impl Backend for TractBackend {
                 path: path.to_owned(),
                 message: format!("not a loadable ONNX model: {e:#}"),
             })?;
+        log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
         let executor = (self.threads > 1).then(|| Executor::multithread(self.threads));
         Ok(Box::new(TractSession {
