@@ -1,0 +1,123 @@
+//! Turning logits into probabilities without allocating: a softmax over the whole
+//! label set is `exp(logit − lse)` with `lse = ln Σ exp(logits)`, so only the labels
+//! reported need a probability, and the set needs one pass for `lse` ([`Softmax`]).
+
+/// A label set's softmax denominator, `ln Σ exp(logits)`, kept as `max + ln_sum`.
+///
+/// Shifting by the maximum keeps every `exp` in `(0, 1]`, so large logits cannot
+/// overflow. Keeping the two parts apart (rather than one f32 `lse`) means a
+/// probability is `exp((logit − max) − ln_sum)`: for logits near 10⁴ the shift is exact
+/// and no f32 rounding of `max + ln_sum` (an ulp of 10⁴ is 10⁻³) leaks into the result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Softmax {
+    max: f32,
+    ln_sum: f32,
+}
+
+impl Softmax {
+    /// The denominator over `logits`, given their maximum (callers have it from
+    /// top-k). One pass, no allocation.
+    pub fn new(logits: &[f32], max: f32) -> Self {
+        if !max.is_finite() {
+            // NaN stays NaN; -inf means an empty set (or all -inf), +inf takes all.
+            return Softmax { max, ln_sum: 0.0 };
+        }
+        // f64 sum: 100k terms in f32 would lose ~1e-4 relative; the exp dominates anyway.
+        let sum: f64 = logits.iter().map(|&l| f64::from((l - max).exp())).sum();
+        Softmax {
+            max,
+            ln_sum: sum.ln() as f32,
+        }
+    }
+
+    /// `ln Σ exp(logits)`.
+    pub fn log_sum_exp(&self) -> f32 {
+        self.max + self.ln_sum
+    }
+
+    /// The softmax probability of one logit of the set.
+    #[inline]
+    pub fn probability(&self, logit: f32) -> f32 {
+        ((logit - self.max) - self.ln_sum).exp()
+    }
+}
+
+/// `1 / (1 + e^(−z))`, written so neither branch can overflow.
+#[inline]
+pub fn sigmoid(z: f32) -> f32 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn max(v: &[f32]) -> f32 {
+        v.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    #[test]
+    fn large_logits_stay_finite() {
+        let v = [1.0e4, 1.0e4 - 1.0, -1.0e4];
+        let sm = Softmax::new(&v, max(&v));
+        let p: Vec<f32> = v.iter().map(|&l| sm.probability(l)).collect();
+        assert!(p.iter().all(|x| x.is_finite()));
+        let e = (-1f32).exp();
+        assert!((p[0] - 1.0 / (1.0 + e)).abs() < 1e-6);
+        assert!((p[1] - e / (1.0 + e)).abs() < 1e-6);
+        assert_eq!(p[2], 0.0);
+    }
+
+    #[test]
+    fn degenerate_sets() {
+        let empty = Softmax::new(&[], f32::NEG_INFINITY);
+        assert_eq!(empty.log_sum_exp(), f32::NEG_INFINITY);
+        assert!(Softmax::new(&[f32::NAN], f32::NAN)
+            .probability(1.0)
+            .is_nan());
+        assert_eq!(Softmax::new(&[2.0], 2.0).probability(2.0), 1.0);
+    }
+
+    #[test]
+    fn sigmoid_extremes() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!(sigmoid(1000.0), 1.0);
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        assert!((sigmoid(2.0) + sigmoid(-2.0) - 1.0).abs() < 1e-7);
+    }
+
+    proptest! {
+        #[test]
+        fn sums_to_one(v in proptest::collection::vec(-1.0e3f32..1.0e3, 1..500)) {
+            let sm = Softmax::new(&v, max(&v));
+            let sum: f64 = v.iter().map(|&l| f64::from(sm.probability(l))).sum();
+            prop_assert!((sum - 1.0).abs() < 1e-4, "sum {sum}");
+        }
+
+        #[test]
+        fn matches_f64_softmax(v in proptest::collection::vec(-100f32..100.0, 1..200)) {
+            let m = v.iter().map(|&x| f64::from(x)).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = v.iter().map(|&x| (f64::from(x) - m).exp()).sum();
+            let sm = Softmax::new(&v, max(&v));
+            prop_assert!((f64::from(sm.log_sum_exp()) - (m + z.ln())).abs() <= 1e-5 * m.abs().max(1.0));
+            for &l in &v {
+                let want = (f64::from(l) - m).exp() / z;
+                let got = f64::from(sm.probability(l));
+                // exp's relative error grows with |logit − lse| · ε(f32).
+                prop_assert!((got - want).abs() <= 1e-5 * want + 1e-12, "{got} vs {want}");
+            }
+        }
+
+        #[test]
+        fn sigmoid_matches_f64(z in -80f32..80.0) {
+            let want = 1.0 / (1.0 + (-f64::from(z)).exp());
+            prop_assert!((f64::from(sigmoid(z)) - want).abs() <= 1e-6 * want);
+        }
+    }
+}
