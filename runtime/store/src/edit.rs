@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use half::f16;
 
-use crate::parse::MetaEntry;
+use crate::sections::MetaEntry;
 use crate::write::Encoded;
 use crate::{Rows, Store, StoreBuilder, StoreError};
 

@@ -51,6 +51,7 @@ compile_error!(
     "edgeclip-store reads little-endian rows in place and supports little-endian targets only"
 );
 
+mod atomic;
 mod edit;
 mod error;
 mod fingerprint;
@@ -58,6 +59,7 @@ mod format;
 mod parse;
 mod read;
 mod rows;
+mod sections;
 mod write;
 
 pub use error::StoreError;

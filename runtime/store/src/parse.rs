@@ -3,25 +3,14 @@
 //! Works on any `&[u8]` (no alignment needed) so the same code checks a memory map,
 //! a buffer in a fuzzer, or bytes about to be written.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
 use half::f16;
 
-use crate::format::{checksum, Cursor, Header, Section, HEADER_LEN, MAGIC, VECTOR_ALIGN, VERSION};
+use crate::format::{checksum, Header, Section, HEADER_LEN, MAGIC, VECTOR_ALIGN, VERSION};
+use crate::sections::{parse_fingerprint, parse_labels, parse_meta, MetaEntry};
 use crate::{DType, Fingerprint, StoreError};
-
-/// Per-label metadata as held in memory by a [`crate::Store`].
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct MetaEntry {
-    pub group: Option<Box<str>>,
-    pub threshold: Option<f32>,
-}
-
-/// Meta flag bits; any other bit set is corruption (a new field means a new version).
-pub(crate) const META_GROUP: u8 = 1;
-pub(crate) const META_THRESHOLD: u8 = 2;
 
 /// A validated store: ranges index the bytes it was parsed from.
 #[derive(Debug)]
@@ -267,89 +256,4 @@ fn check_values(
         }
     }
     Ok(())
-}
-
-fn parse_fingerprint(section: &[u8]) -> Result<Fingerprint, String> {
-    let mut c = Cursor::new(section);
-    let model = c.str("fingerprint model name")?.to_owned();
-    let mut text_sha256 = [0u8; 32];
-    text_sha256.copy_from_slice(c.take(32, "fingerprint text-encoder hash")?);
-    let tokenizer = c.str("fingerprint tokenizer")?.to_owned();
-    let count = c.u32("fingerprint template count")?;
-    let mut templates = Vec::new();
-    for _ in 0..count {
-        templates.push(c.str("fingerprint template")?.to_owned());
-    }
-    end_of(&c, "fingerprint")?;
-    Ok(Fingerprint {
-        model,
-        text_sha256,
-        tokenizer,
-        templates,
-    })
-}
-
-fn end_of(c: &Cursor<'_>, name: &str) -> Result<(), String> {
-    match c.remaining() {
-        0 => Ok(()),
-        n => Err(format!(
-            "{n} unused bytes at the end of the {name} section (offset {})",
-            c.pos()
-        )),
-    }
-}
-
-fn parse_labels(
-    section: &[u8],
-    rows: usize,
-    path: &Path,
-) -> Result<(String, Vec<usize>), StoreError> {
-    let corrupt = |detail: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let mut c = Cursor::new(section);
-    let mut text = String::new();
-    let mut ends = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for row in 0..rows {
-        let label = c.str(&format!("label of row {row}")).map_err(corrupt)?;
-        if let Some(first) = seen.insert(label, row) {
-            return Err(StoreError::DuplicateLabel {
-                path: path.to_path_buf(),
-                label: label.into(),
-                first,
-                second: row,
-            });
-        }
-        text.push_str(label);
-        ends.push(text.len());
-    }
-    end_of(&c, "labels").map_err(corrupt)?;
-    Ok((text, ends))
-}
-
-fn parse_meta(section: &[u8], rows: usize) -> Result<Vec<MetaEntry>, String> {
-    let mut c = Cursor::new(section);
-    let mut out = Vec::new();
-    for row in 0..rows {
-        let flags = c.u8("metadata flags")?;
-        if flags & !(META_GROUP | META_THRESHOLD) != 0 {
-            return Err(format!("unknown metadata flags {flags:#04x} for row {row}"));
-        }
-        let mut m = MetaEntry::default();
-        if flags & META_GROUP != 0 {
-            m.group = Some(c.str("metadata group")?.into());
-        }
-        if flags & META_THRESHOLD != 0 {
-            let t = c.f32("metadata threshold")?;
-            if !t.is_finite() {
-                return Err(format!("threshold of row {row} is {t}"));
-            }
-            m.threshold = Some(t);
-        }
-        out.push(m);
-    }
-    end_of(&c, "meta")?;
-    Ok(out)
 }

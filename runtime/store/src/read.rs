@@ -7,7 +7,8 @@ use half::f16;
 use memmap2::Mmap;
 
 use crate::fingerprint::short_hex;
-use crate::parse::{parse, MetaEntry, Parsed};
+use crate::parse::{parse, Parsed};
+use crate::sections::MetaEntry;
 use crate::{DType, Fingerprint, Rows, StoreError};
 
 /// An open store: rows are borrowed straight from the file's memory map.

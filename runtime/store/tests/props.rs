@@ -20,15 +20,16 @@ fn rows(n: usize, dim: usize) -> impl Strategy<Value = Vec<Vec<f32>>> {
         })
 }
 
-fn case() -> impl Strategy<
-    Value = (
-        DType,
-        usize,
-        Vec<String>,
-        Vec<Vec<f32>>,
-        Vec<Option<String>>,
-    ),
-> {
+/// dtype, dim, labels, rows, groups.
+type Case = (
+    DType,
+    usize,
+    Vec<String>,
+    Vec<Vec<f32>>,
+    Vec<Option<String>>,
+);
+
+fn case() -> impl Strategy<Value = Case> {
     (
         dtype(),
         1usize..24,

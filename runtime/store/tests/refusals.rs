@@ -143,6 +143,8 @@ fn trailing_bytes_are_refused() {
     assert!(err.to_string().contains("1 bytes follow"), "{err}");
 }
 
+type Corruption = Box<dyn Fn(&mut Vec<u8>)>;
+
 /// Files with a valid checksum but invalid contents: what a buggy or hostile writer makes.
 #[test]
 fn resealed_corruptions_are_refused() {
@@ -150,7 +152,7 @@ fn resealed_corruptions_are_refused() {
     let vectors = u64_at(&fresh, 32);
     let scales = u64_at(&fresh, 48);
     let labels = u64_at(&fresh, 80);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Corruption)> = vec![
         ("unknown element type", Box::new(|b| b[12] = 9)),
         ("reserved", Box::new(|b| b[13] = 1)),
         ("dim is 0", Box::new(|b| b[16..20].fill(0))),
