@@ -173,9 +173,39 @@ fn classify_output_equals_the_host_output() {
         let t = String::from_utf8(run(&mut on_target).stdout).unwrap();
         let h = String::from_utf8(run(&mut on_host).stdout).unwrap();
         println!("{target} classify --precision {precision}:\n{t}");
-        assert_eq!(t, h, "{target} and host classify differently");
-        println!("{target} classify output is identical to the host's ({precision})");
+        if precision == "fp32" {
+            assert_eq!(t, h, "{target} and host classify differently");
+            println!("{target} classify output is identical to the host's ({precision})");
+        } else {
+            // Dynamic int8 quantizes activations at run time: a float difference in the
+            // last bit can move a value across a rounding boundary, one step of 1/127
+            // of its row's range. Labels and order must agree; probabilities nearly.
+            let diff = same_labels_max_probability_difference(&t, &h);
+            println!(
+                "{target} classify ({precision}): same labels in the same order as the host, \
+                 probabilities within {diff:.3}"
+            );
+            assert!(diff <= 0.01, "probabilities differ by {diff}");
+        }
     }
+}
+
+/// Compares two text outputs of `classify` line by line: the same paths and labels in
+/// the same order; returns the largest probability difference.
+fn same_labels_max_probability_difference(a: &str, b: &str) -> f64 {
+    assert_eq!(a.lines().count(), b.lines().count(), "{a}\n{b}");
+    let mut max = 0f64;
+    for (x, y) in a.lines().zip(b.lines()) {
+        match (x.trim().split_once("  "), y.trim().split_once("  ")) {
+            (Some((px, lx)), Some((py, ly))) if x.starts_with(' ') => {
+                assert_eq!(lx, ly, "labels differ:\n{a}\n{b}");
+                let (px, py): (f64, f64) = (px.parse().unwrap(), py.parse().unwrap());
+                max = max.max((px - py).abs());
+            }
+            _ => assert_eq!(x, y),
+        }
+    }
+    max
 }
 
 #[test]
@@ -194,12 +224,14 @@ fn tokenizer_matches_open_clip_on_target() {
             skipped += 1;
             continue;
         }
-        let ids = row["ids"]
+        // The fixture stores ids without the zero padding to 77.
+        let mut ids: Vec<i64> = row["ids"]
             .as_array()
             .unwrap()
             .iter()
             .map(|v| v.as_i64().unwrap())
             .collect();
+        ids.resize(77, 0);
         cases.push((text.to_owned(), ids));
     }
     let mut mismatches = 0;

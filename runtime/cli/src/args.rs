@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// CLIP vision-language inference on edge devices.
 #[derive(Debug, Parser)]
@@ -49,31 +49,131 @@ pub enum Command {
     /// Check this machine's outputs against the reference outputs shipped with the
     /// model (exit 1 when one is below its floor).
     Check(CheckArgs),
+    /// Build and edit label embedding stores (`.emb`).
+    #[command(subcommand)]
+    Labels(LabelsCommand),
+}
+
+/// `edgeclip labels ...`.
+#[derive(Debug, Subcommand)]
+pub enum LabelsCommand {
+    /// Encode a label list into a store.
+    Build(LabelsBuildArgs),
+    /// Encode more labels into an existing store (rewritten atomically).
+    Add(LabelsAddArgs),
+    /// Remove labels from a store (rewritten atomically).
+    Remove(LabelsRemoveArgs),
+    /// Print a store's labels.
+    List(StoreArgs),
+    /// Describe a store: model fingerprint, counts, element type, size.
+    Info(StoreArgs),
+}
+
+/// `--dtype` values of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    /// 4 bytes per value.
+    F32,
+    /// 2 bytes per value.
+    F16,
+    /// 1 byte per value and a scale per row.
+    Int8,
+}
+
+/// `edgeclip labels build`.
+#[derive(Debug, Args)]
+pub struct LabelsBuildArgs {
+    /// Label list: one label per line, optional tab-separated group and threshold.
+    #[arg(value_name = "LABELS.txt")]
+    pub labels: PathBuf,
+    /// The store to write.
+    #[arg(short, long, value_name = "FILE.emb")]
+    pub output: PathBuf,
+    /// Prompt templates: `default`, `imagenet` (CLIP's 80) or a file, one per line.
+    #[arg(long, default_value = "default", value_name = "default|imagenet|FILE")]
+    pub templates: String,
+    /// Element type of the stored rows.
+    #[arg(long, value_enum, default_value_t = DTypeArg::F16)]
+    pub dtype: DTypeArg,
+    /// Replace the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `edgeclip labels add`.
+#[derive(Debug, Args)]
+pub struct LabelsAddArgs {
+    /// The store to extend.
+    #[arg(value_name = "FILE.emb")]
+    pub store: PathBuf,
+    /// Labels to add.
+    #[arg(value_name = "LABEL", required_unless_present = "labels_file")]
+    pub labels: Vec<String>,
+    /// A label list to add (same format as `labels build`).
+    #[arg(long, value_name = "FILE")]
+    pub labels_file: Option<PathBuf>,
+}
+
+/// `edgeclip labels remove`.
+#[derive(Debug, Args)]
+pub struct LabelsRemoveArgs {
+    /// The store to edit.
+    #[arg(value_name = "FILE.emb")]
+    pub store: PathBuf,
+    /// Labels to remove.
+    #[arg(value_name = "LABEL", required = true)]
+    pub labels: Vec<String>,
+}
+
+/// A store to read.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store.
+    #[arg(value_name = "FILE.emb")]
+    pub store: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `edgeclip classify`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("label_source").required(true).multiple(false)))]
 pub struct ClassifyArgs {
     /// Image files (JPEG, PNG).
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<PathBuf>,
     /// Comma-separated labels.
-    #[arg(
-        long,
-        value_name = "A,B,C",
-        conflicts_with = "labels_file",
-        required_unless_present = "labels_file"
-    )]
+    #[arg(long, value_name = "A,B,C", group = "label_source")]
     pub labels: Option<String>,
     /// File with one label per line (blank lines and `#` comments skipped).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", group = "label_source")]
     pub labels_file: Option<PathBuf>,
-    /// Prompt template with `{}` for the label; repeat to ensemble.
-    #[arg(long = "template", value_name = "TEMPLATE")]
+    /// Embedding store made by `edgeclip labels build` (no text encoding at start-up).
+    #[arg(long, value_name = "FILE.emb", group = "label_source")]
+    pub store: Option<PathBuf>,
+    /// Prompt template with `{}` for the label; repeat to ensemble (not with --store:
+    /// a store keeps the templates it was built with).
+    #[arg(long = "template", value_name = "TEMPLATE", conflicts_with = "store")]
     pub templates: Vec<String>,
     /// How many labels to print per image.
-    #[arg(short = 'k', long, default_value_t = 3)]
-    pub top_k: usize,
+    #[arg(short = 'k', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub top_k: u8,
+    /// Multi-label tagging: print every label whose sigmoid score reaches its threshold
+    /// (the store's per-label threshold, else --threshold) instead of the top k.
+    #[arg(long)]
+    pub tags: bool,
+    /// Default tag threshold on sigmoid(logit + bias).
+    #[arg(long, default_value_t = 0.5, requires = "tags")]
+    pub threshold: f32,
+    /// Bias added to logits before the tag sigmoid (calibrate it per model).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        requires = "tags",
+        allow_negative_numbers = true
+    )]
+    pub bias: f32,
     /// JSON Lines output.
     #[arg(long)]
     pub json: bool,
@@ -157,8 +257,78 @@ mod tests {
     }
 
     #[test]
-    fn labels_and_labels_file_conflict() {
+    fn one_label_source_only() {
         assert!(parse(&["classify", "a.png", "--labels", "a", "--labels-file", "f"]).is_err());
+        assert!(parse(&["classify", "a.png", "--store", "s.emb", "--labels", "a"]).is_err());
+        assert!(parse(&["classify", "a.png", "--store", "s.emb", "--template", "{}"]).is_err());
+        let cli = parse(&["classify", "a.png", "--store", "s.emb", "-k", "5"]).unwrap();
+        let Command::Classify(c) = cli.command else {
+            panic!("not classify")
+        };
+        assert_eq!(c.store, Some(PathBuf::from("s.emb")));
+        assert_eq!(c.top_k, 5);
+        assert!(parse(&["classify", "a.png", "--store", "s.emb", "-k", "33"]).is_err());
+        assert!(parse(&["classify", "a.png", "--store", "s.emb", "-k", "0"]).is_err());
+    }
+
+    #[test]
+    fn tag_flags_need_tags() {
+        assert!(parse(&["classify", "a.png", "--labels", "a", "--threshold", "0.3"]).is_err());
+        let cli = parse(&[
+            "classify",
+            "a.png",
+            "--labels",
+            "a",
+            "--tags",
+            "--threshold",
+            "0.3",
+            "--bias",
+            "-5",
+        ])
+        .unwrap();
+        let Command::Classify(c) = cli.command else {
+            panic!("not classify")
+        };
+        assert!(c.tags);
+        assert_eq!((c.threshold, c.bias), (0.3, -5.0));
+    }
+
+    #[test]
+    fn labels_subcommands() {
+        let cli = parse(&["labels", "build", "l.txt", "-o", "s.emb"]).unwrap();
+        let Command::Labels(LabelsCommand::Build(b)) = cli.command else {
+            panic!("not labels build")
+        };
+        assert_eq!((b.templates.as_str(), b.dtype), ("default", DTypeArg::F16));
+        assert!(parse(&["labels", "build", "l.txt"]).is_err(), "needs -o");
+        let cli = parse(&[
+            "labels",
+            "build",
+            "l.txt",
+            "-o",
+            "s",
+            "--dtype",
+            "int8",
+            "--templates",
+            "imagenet",
+        ])
+        .unwrap();
+        let Command::Labels(LabelsCommand::Build(b)) = cli.command else {
+            panic!("not labels build")
+        };
+        assert_eq!(
+            (b.templates.as_str(), b.dtype),
+            ("imagenet", DTypeArg::Int8)
+        );
+        assert!(
+            parse(&["labels", "add", "s.emb"]).is_err(),
+            "nothing to add"
+        );
+        assert!(parse(&["labels", "add", "s.emb", "red mug"]).is_ok());
+        assert!(parse(&["labels", "add", "s.emb", "--labels-file", "l.txt"]).is_ok());
+        assert!(parse(&["labels", "remove", "s.emb"]).is_err());
+        assert!(parse(&["labels", "list", "s.emb", "--json"]).is_ok());
+        assert!(parse(&["labels", "info", "s.emb"]).is_ok());
     }
 
     #[test]

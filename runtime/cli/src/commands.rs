@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 use edgeclip::backend::tract::TractBackend;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
-use edgeclip::matcher::LabelSet;
+use edgeclip::labels;
+use edgeclip::matcher::{LabelSet, Match, Tags, MAX_TAGS};
 use edgeclip::model::{ModelPackage, Precision, TowerKind, MANIFEST_FILE};
 use edgeclip::preprocess::load_rgb;
+use edgeclip::prompts;
 use edgeclip::tokenizer::Tokenizer;
 use edgeclip::verify::Reference;
 
@@ -15,12 +17,10 @@ use crate::args::{
     CheckArgs, ClassifyArgs, Cli, Command, EmbedArgs, EmbedKind, InfoArgs, PrecisionArg,
     TokenizeArgs,
 };
-use crate::output::{json_line, LabelScore, Record};
+use crate::output::{json_line, LabelScore, Record, TagScore};
 
 /// Name of the shipped default model package.
 const DEFAULT_MODEL: &str = "edgeclip-tiny";
-/// CLIP's plain prompt, used when no template is given.
-const DEFAULT_TEMPLATE: &str = "a photo of a {}.";
 
 /// How a command ended when it did not fail outright.
 pub enum Outcome {
@@ -47,22 +47,27 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Tokenize(args) => tokenize(args),
         Command::Info(args) => info(&ctx, args),
         Command::Check(args) => check(&ctx, args),
+        Command::Labels(command) => crate::labels::run(&ctx, command),
     }
 }
 
-struct Ctx {
+/// What every command may need: the model, precision and threads chosen.
+pub struct Ctx {
     model: Option<PathBuf>,
-    precision: Precision,
+    /// The model files' precision.
+    pub precision: Precision,
     threads: usize,
 }
 
 impl Ctx {
-    fn package(&self) -> Result<ModelPackage> {
+    /// Opens the selected model package.
+    pub fn package(&self) -> Result<ModelPackage> {
         let dir = resolve_model_dir(self.model.as_deref())?;
         ModelPackage::open(&dir).with_context(|| format!("opening model package {}", dir.display()))
     }
 
-    fn backend(&self) -> TractBackend {
+    /// The inference backend.
+    pub fn backend(&self) -> TractBackend {
         TractBackend::new(self.threads)
     }
 }
@@ -100,16 +105,11 @@ fn read_labels(args: &ClassifyArgs) -> Result<Vec<String>> {
             .map(|l| l.trim().to_owned())
             .filter(|l| !l.is_empty())
             .collect(),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading labels file {}", path.display()))?;
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned)
-                .collect()
-        }
-        (None, None) => bail!("give --labels or --labels-file"),
+        (None, Some(path)) => labels::read_label_list(path)?
+            .into_iter()
+            .map(|e| e.label)
+            .collect(),
+        (None, None) => bail!("give --labels, --labels-file or --store"),
     };
     if labels.is_empty() {
         bail!("the label list is empty");
@@ -117,19 +117,29 @@ fn read_labels(args: &ClassifyArgs) -> Result<Vec<String>> {
     Ok(labels)
 }
 
-fn classify(ctx: &Ctx, args: ClassifyArgs) -> Result<Outcome> {
-    let labels = read_labels(&args)?;
-    let templates = if args.templates.is_empty() {
-        vec![DEFAULT_TEMPLATE.to_owned()]
+/// The label set of a `classify` run: a store, or labels encoded now.
+fn label_set(ctx: &Ctx, args: &ClassifyArgs, package: &ModelPackage) -> Result<LabelSet> {
+    let scale = package.manifest().logit_scale;
+    let set = if let Some(path) = &args.store {
+        LabelSet::from_store(labels::open_store(path, package)?, scale)?
     } else {
-        args.templates.clone()
+        let labels = read_labels(args)?;
+        let templates = if args.templates.is_empty() {
+            vec![prompts::DEFAULT_TEMPLATE.to_owned()]
+        } else {
+            args.templates.clone()
+        };
+        let mut text = TextEncoder::open(package, &ctx.backend(), ctx.precision)?;
+        let rows = text.embed_labels(&labels, &templates)?;
+        LabelSet::new(labels, rows, scale)?
     };
+    Ok(set.with_bias(args.bias))
+}
+
+fn classify(ctx: &Ctx, args: ClassifyArgs) -> Result<Outcome> {
     let package = ctx.package()?;
-    let backend = ctx.backend();
-    let mut text = TextEncoder::open(&package, &backend, ctx.precision)?;
-    let label_emb = text.embed_labels(&labels, &templates)?;
-    let set = LabelSet::new(labels, label_emb, package.manifest().logit_scale)?;
-    let mut images = ImageEncoder::open(&package, &backend, ctx.precision)?;
+    let mut set = label_set(ctx, &args, &package)?;
+    let mut images = ImageEncoder::open(&package, &ctx.backend(), ctx.precision)?;
     let mut failed = false;
     for path in &args.images {
         let shown = path.display().to_string();
@@ -142,22 +152,12 @@ fn classify(ctx: &Ctx, args: ClassifyArgs) -> Result<Outcome> {
                 continue;
             }
         };
-        let top = set.top_k(emb.row(0), args.top_k)?;
-        if args.json {
-            let top = top
-                .iter()
-                .map(|m| LabelScore {
-                    label: &set.labels()[m.label],
-                    probability: m.probability,
-                    logit: m.logit,
-                })
-                .collect();
-            json_line(&Record::Classification { path: &shown, top });
+        if args.tags {
+            let tags = set.tags(emb.row(0), args.threshold)?;
+            print_tags(&shown, &set, &tags, args.json);
         } else {
-            println!("{shown}");
-            for m in &top {
-                println!("  {:.3}  {}", m.probability, set.labels()[m.label]);
-            }
+            let top = set.top_k(emb.row(0), args.top_k.into())?;
+            print_top(&shown, &set, &top, args.json);
         }
     }
     Ok(if failed {
@@ -165,6 +165,52 @@ fn classify(ctx: &Ctx, args: ClassifyArgs) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+fn print_top(shown: &str, set: &LabelSet, top: &[Match], json: bool) {
+    if json {
+        let top = top
+            .iter()
+            .map(|m| LabelScore {
+                label: set.label(m.label),
+                probability: m.probability,
+                logit: m.logit,
+            })
+            .collect();
+        json_line(&Record::Classification { path: shown, top });
+    } else {
+        println!("{shown}");
+        for m in top {
+            println!("  {:.3}  {}", m.probability, set.label(m.label));
+        }
+    }
+}
+
+fn print_tags(shown: &str, set: &LabelSet, tags: &Tags<MAX_TAGS>, json: bool) {
+    if json {
+        let list = tags
+            .tags
+            .iter()
+            .map(|t| TagScore {
+                label: set.label(t.label),
+                score: t.score,
+                logit: t.logit,
+            })
+            .collect();
+        json_line(&Record::Tags {
+            path: shown,
+            tags: list,
+            passed: tags.passed,
+        });
+    } else {
+        println!("{shown}");
+        for t in &tags.tags {
+            println!("  {:.3}  {}", t.score, set.label(t.label));
+        }
+        if tags.truncated() {
+            println!("  ... {} more passed", tags.passed - tags.tags.len());
+        }
+    }
 }
 
 fn report_error(input: &str, err: &anyhow::Error, json: bool) {

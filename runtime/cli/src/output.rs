@@ -12,6 +12,20 @@ pub enum Record<'a> {
         path: &'a str,
         top: Vec<LabelScore<'a>>,
     },
+    /// Labels of one image that passed their thresholds (`classify --tags`).
+    Tags {
+        path: &'a str,
+        tags: Vec<TagScore<'a>>,
+        /// How many passed; more than `tags` holds when truncated.
+        passed: usize,
+    },
+    /// One label of a store (`labels list`).
+    Label {
+        index: usize,
+        label: &'a str,
+        group: Option<&'a str>,
+        threshold: Option<f32>,
+    },
     /// One input's embedding.
     Embedding {
         input: &'a str,
@@ -37,6 +51,14 @@ pub enum Record<'a> {
 pub struct LabelScore<'a> {
     pub label: &'a str,
     pub probability: f32,
+    pub logit: f32,
+}
+
+/// One label that passed its threshold.
+#[derive(Debug, Serialize)]
+pub struct TagScore<'a> {
+    pub label: &'a str,
+    pub score: f32,
     pub logit: f32,
 }
 

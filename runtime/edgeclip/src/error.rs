@@ -47,6 +47,9 @@ pub enum Error {
         /// The backend's error, with its context chain.
         message: String,
     },
+    /// An embedding store is unreadable, corrupt, or belongs to another model.
+    #[error(transparent)]
+    Store(#[from] edgeclip_store::StoreError),
     /// A caller passed something unusable (empty label list, wrong tensor size, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -16,9 +16,11 @@ pub mod backend;
 pub mod embedding;
 pub mod encoder;
 pub mod error;
+pub mod labels;
 pub mod matcher;
 pub mod model;
 pub mod preprocess;
+pub mod prompts;
 pub mod tokenizer;
 pub mod verify;
 

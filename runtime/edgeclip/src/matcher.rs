@@ -1,25 +1,40 @@
-//! Matching image embeddings against label embeddings: CLIP's zero-shot head.
+//! Zero-shot matching: an image embedding against a label set, encoded at start-up
+//! or read from a store on disk (memory-mapped, matched in place).
+//!
+//! Scoring is `edgeclip-match`'s: logits are cosine × the model's logit scale,
+//! probabilities a softmax over the whole set, tags a per-label sigmoid against a
+//! threshold. Nothing is allocated per frame once the set is built.
 
-use crate::embedding::{dot, Embeddings};
+use edgeclip_match::Matcher;
+use edgeclip_store::{Rows, Store};
+
+pub use edgeclip_match::{Match, Tag, Tags, Thresholds};
+
+use crate::embedding::Embeddings;
 use crate::{Error, Result};
 
-/// One label's result for one image.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Match {
-    /// Index of the label in the set.
-    pub label: usize,
-    /// Cosine similarity × logit scale.
-    pub logit: f32,
-    /// Softmax probability over the whole set.
-    pub probability: f32,
+/// The most labels one [`LabelSet::top_k`] call returns.
+pub const MAX_TOP_K: usize = 32;
+/// The most tags one [`LabelSet::tags`] call returns (the best ones when more pass).
+pub const MAX_TAGS: usize = 64;
+
+/// Where a set's rows live.
+enum Source {
+    /// Labels encoded by this process.
+    Encoded {
+        labels: Vec<String>,
+        rows: Embeddings,
+    },
+    /// A store on disk, checked against the model by the caller (boxed: a store
+    /// carries its parsed header and fingerprint).
+    Stored(Box<Store>),
 }
 
-/// A set of labels with their text embeddings, ready to score images.
-#[derive(Debug, Clone)]
+/// Labels and their text embeddings, ready to score images.
 pub struct LabelSet {
-    labels: Vec<String>,
-    embeddings: Embeddings,
-    logit_scale: f32,
+    source: Source,
+    matcher: Matcher,
+    thresholds: Vec<Option<f32>>,
 }
 
 impl LabelSet {
@@ -35,68 +50,122 @@ impl LabelSet {
                 embeddings.len()
             )));
         }
+        let matcher = Matcher::new(labels.len(), embeddings.dim(), logit_scale);
         Ok(Self {
-            labels,
-            embeddings,
-            logit_scale,
+            source: Source::Encoded {
+                labels,
+                rows: embeddings,
+            },
+            matcher,
+            thresholds: Vec::new(),
         })
     }
 
-    /// The labels, in order.
-    pub fn labels(&self) -> &[String] {
-        &self.labels
-    }
-
-    /// Scores one normalized image embedding; returns the `k` best, best first.
-    pub fn top_k(&self, image: &[f32], k: usize) -> Result<Vec<Match>> {
-        if image.len() != self.embeddings.dim() {
+    /// Uses a store's rows in place; its per-label thresholds apply to [`LabelSet::tags`].
+    ///
+    /// Check the store against the model first (`labels::open_store`).
+    pub fn from_store(store: Store, logit_scale: f32) -> Result<Self> {
+        if store.is_empty() {
             return Err(Error::InvalidInput(format!(
-                "image embedding has {} values, labels have {}",
-                image.len(),
-                self.embeddings.dim()
+                "{}: the store has no label",
+                store.path().display()
             )));
         }
-        let logits: Vec<f32> = self
-            .embeddings
-            .rows()
-            .map(|row| self.logit_scale * dot(row, image))
-            .collect();
-        let probabilities = softmax(&logits);
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        Ok(order
-            .into_iter()
-            .take(k)
-            .map(|label| Match {
-                label,
-                logit: logits[label],
-                probability: probabilities[label],
-            })
-            .collect())
+        let thresholds = (0..store.len()).map(|i| store.meta(i).threshold).collect();
+        let matcher = Matcher::new(store.len(), store.dim(), logit_scale);
+        Ok(Self {
+            source: Source::Stored(Box::new(store)),
+            matcher,
+            thresholds,
+        })
+    }
+
+    /// Sets the bias added to logits before the tagging sigmoid (0 by default;
+    /// CLIP is trained with a softmax, so a useful bias is calibrated per model).
+    pub fn with_bias(mut self, bias: f32) -> Self {
+        self.matcher = self.matcher.with_bias(bias);
+        self
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.matcher.labels()
+    }
+
+    /// Always false: an empty set is refused when built.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Label `i`.
+    pub fn label(&self, i: usize) -> &str {
+        match &self.source {
+            Source::Encoded { labels, .. } => &labels[i],
+            Source::Stored(store) => store.label(i),
+        }
+    }
+
+    /// The `k` best labels for one normalized image embedding, best first
+    /// (`k` is capped at [`MAX_TOP_K`]).
+    pub fn top_k(&mut self, image: &[f32], k: usize) -> Result<heapless::Vec<Match, MAX_TOP_K>> {
+        let rows = rows(&self.source);
+        let mut best = self
+            .matcher
+            .top_k::<MAX_TOP_K>(rows, image)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        best.truncate(k);
+        Ok(best)
+    }
+
+    /// Multi-label tagging: every label whose sigmoid score reaches its threshold
+    /// (the store's per-label one, else `default_threshold`).
+    pub fn tags(&mut self, image: &[f32], default_threshold: f32) -> Result<Tags<MAX_TAGS>> {
+        let rows = rows(&self.source);
+        let thresholds = Thresholds {
+            default: default_threshold,
+            per_label: &self.thresholds,
+        };
+        self.matcher
+            .tags::<MAX_TAGS>(rows, image, &thresholds)
+            .map_err(|e| Error::InvalidInput(e.to_string()))
     }
 }
 
-/// Numerically stable softmax.
-pub fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
+fn rows(source: &Source) -> Rows<'_> {
+    match source {
+        Source::Encoded { rows, .. } => Rows::F32(rows.as_slice()),
+        Source::Stored(store) => store.rows(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+
+    fn set() -> LabelSet {
+        let emb = Embeddings::from_raw(2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+        LabelSet::new(vec!["x".into(), "y".into(), "xy".into()], emb, 100.0).unwrap()
+    }
 
     #[test]
     fn best_label_first() {
-        let emb = Embeddings::from_raw(2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
-        let set = LabelSet::new(vec!["x".into(), "y".into(), "xy".into()], emb, 100.0).unwrap();
+        let mut set = set();
         let top = set.top_k(&[0.0, 1.0], 2).unwrap();
-        assert_eq!(top[0].label, 1);
-        assert_eq!(top[1].label, 2);
+        assert_eq!(top.len(), 2);
+        assert_eq!(set.label(top[0].label), "y");
+        assert_eq!(set.label(top[1].label), "xy");
         assert!(top[0].probability > 0.99);
+        assert_eq!(set.top_k(&[0.0, 1.0], 100).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn tags_pass_their_threshold() {
+        let mut set = set().with_bias(-50.0);
+        // logits 0, 100, 70.7: sigmoid(logit - 50) passes for y and xy only.
+        let tags = set.tags(&[0.0, 1.0], 0.5).unwrap();
+        let names: Vec<&str> = tags.tags.iter().map(|t| set.label(t.label)).collect();
+        assert_eq!(names, ["y", "xy"]);
+        assert!(!tags.truncated());
     }
 
     #[test]
@@ -104,19 +173,7 @@ mod tests {
         let emb = Embeddings::from_raw(2, vec![1.0, 0.0]).unwrap();
         assert!(LabelSet::new(vec![], emb.clone(), 1.0).is_err());
         assert!(LabelSet::new(vec!["a".into(), "b".into()], emb.clone(), 1.0).is_err());
-        let set = LabelSet::new(vec!["a".into()], emb, 1.0).unwrap();
+        let mut set = LabelSet::new(vec!["a".into()], emb, 1.0).unwrap();
         assert!(set.top_k(&[1.0, 0.0, 0.0], 1).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn softmax_is_a_distribution(v in proptest::collection::vec(-100f32..100.0, 1..64)) {
-            let p = softmax(&v);
-            let sum: f32 = p.iter().sum();
-            prop_assert!((sum - 1.0).abs() < 1e-4);
-            prop_assert!(p.iter().all(|x| (0.0..=1.0).contains(x)));
-            let argmax = v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-            prop_assert!(p[argmax] >= p.iter().copied().fold(0.0, f32::max) - 1e-6);
-        }
     }
 }
