@@ -126,6 +126,21 @@ impl StoreBuilder {
         Ok(())
     }
 
+    /// Element type rows are encoded to.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Values per row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// What produced the rows; written into the store.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.labels.len()
