@@ -245,3 +245,48 @@ proptest! {
         }
     }
 }
+
+/// Top-1 agreement of int8 and f16 rows with f32 rows. Two kinds of query: pure noise
+/// (the hardest case: 1000 random labels, top-1/top-2 gaps of ~0.01 cosine) and
+/// queries planted near one label (cosine ~0.3 to it, like a CLIP image to its
+/// caption), the case the product's ≥ 99.5% requirement is about.
+#[test]
+fn int8_and_f16_top1_agree_with_f32() {
+    let (labels, dim, n) = (1000, 512, 300);
+    let mut rng = Rng(11);
+    let rows = rng.unit_rows(labels, dim);
+    let halves: Vec<f16> = rows.iter().map(|&x| f16::from_f32(x)).collect();
+    let (values, scales) = quantize_rows(&rows, dim);
+    let int8 = Rows::Int8 {
+        values: &values,
+        scales: &scales,
+    };
+    let mut m = Matcher::new(labels, dim, 100.0);
+    let mut agree = [[0usize; 2]; 2]; // [noise, planted] × [f16, int8]
+    for kind in 0..2 {
+        for i in 0..n {
+            let mut q = rng.unit_rows(1, dim);
+            if kind == 1 {
+                let target = &rows[(i * 7 % labels) * dim..][..dim];
+                q.iter_mut()
+                    .zip(target)
+                    .for_each(|(x, t)| *x = 0.95 * *x + 0.31 * t);
+                normalize(&mut q);
+            }
+            let want = m.top_k::<1>(Rows::F32(&rows), &q).unwrap()[0].label;
+            agree[kind][0] +=
+                usize::from(m.top_k::<1>(Rows::F16(&halves), &q).unwrap()[0].label == want);
+            agree[kind][1] += usize::from(m.top_k::<1>(int8, &q).unwrap()[0].label == want);
+        }
+    }
+    eprintln!(
+        "top-1 agreement of {n}: noise f16 {} int8 {}; planted f16 {} int8 {}",
+        agree[0][0], agree[0][1], agree[1][0], agree[1][1]
+    );
+    assert_eq!(agree[1], [n, n], "planted queries must always agree");
+    assert!(
+        agree[0][1] * 1000 >= n * 970,
+        "noise queries: int8 agreement {}",
+        agree[0][1]
+    );
+}
