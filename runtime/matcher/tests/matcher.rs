@@ -263,7 +263,7 @@ fn int8_and_f16_top1_agree_with_f32() {
     };
     let mut m = Matcher::new(labels, dim, 100.0);
     let mut agree = [[0usize; 2]; 2]; // [noise, planted] × [f16, int8]
-    for kind in 0..2 {
+    for (kind, counts) in agree.iter_mut().enumerate() {
         for i in 0..n {
             let mut q = rng.unit_rows(1, dim);
             if kind == 1 {
@@ -274,9 +274,9 @@ fn int8_and_f16_top1_agree_with_f32() {
                 normalize(&mut q);
             }
             let want = m.top_k::<1>(Rows::F32(&rows), &q).unwrap()[0].label;
-            agree[kind][0] +=
+            counts[0] +=
                 usize::from(m.top_k::<1>(Rows::F16(&halves), &q).unwrap()[0].label == want);
-            agree[kind][1] += usize::from(m.top_k::<1>(int8, &q).unwrap()[0].label == want);
+            counts[1] += usize::from(m.top_k::<1>(int8, &q).unwrap()[0].label == want);
         }
     }
     eprintln!(
