@@ -67,6 +67,13 @@ const APOSTROPHE_LONG_S: [u32; 3] = [6, 129, 379];
 /// the exact spelling and byte-pair encodes this one.
 const LONG_S_START_OF_TEXT: [u32; 9] = [27, 129, 123, 16707, 62, 684, 62, 18169, 285];
 
+/// The merge rules of OpenAI's CLIP vocabulary that a 49,408-id vocabulary uses
+/// (written by `firmware-tools/fixtures/make_bpe_merges.py`; the full file's other
+/// ~213k merges are never applied, and would be 2.7 MB more in every binary).
+const CLIP_BPE_MERGES: &str = include_str!("../data/clip-bpe-merges.txt");
+/// Ids in CLIP's vocabulary: 512 byte tokens, the merges, start and end of text.
+const CLIP_VOCABULARY_SIZE: u16 = 49408;
+
 /// CLIP's byte-pair tokenizer with open_clip's text cleanup.
 pub struct Tokenizer {
     bpe: instant_clip_tokenizer::Tokenizer,
@@ -84,7 +91,12 @@ impl Tokenizer {
     /// open_clip CLIP model. Building it parses ~49k merge rules, so build
     /// it once and reuse it.
     pub fn openai() -> Self {
-        let bpe = instant_clip_tokenizer::Tokenizer::new();
+        // The bundled merges are fixed data, checked by the tests (not user input).
+        let bpe = instant_clip_tokenizer::Tokenizer::with_vocabulary(
+            std::io::Cursor::new(CLIP_BPE_MERGES),
+            CLIP_VOCABULARY_SIZE,
+        )
+        .expect("bundled merge rules are valid");
         debug_assert_eq!(u32::from(bpe.start_of_text().to_u16()), Self::START);
         debug_assert_eq!(u32::from(bpe.end_of_text().to_u16()), Self::END);
         let words = Regex::new(WORD_PATTERN).expect("word pattern is valid");

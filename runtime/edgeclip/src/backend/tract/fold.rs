@@ -93,11 +93,18 @@ fn mem(values: &[TValue]) -> u64 {
         .sum()
 }
 
-/// tract's declutter + codegen, with [`FoldWeights`] run before each.
-pub fn optimize(mut model: TypedModel) -> TractResult<TypedModel> {
+/// tract's declutter with [`FoldWeights`] run first: a graph of plain operators
+/// and folded constants, still independent of this machine's kernels.
+pub fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
     let mut declutter = Optimizer::declutter();
     declutter.add_pass(0, Box::<FoldWeights>::default());
     declutter.session().optimize(&mut model)?;
+    Ok(model)
+}
+
+/// tract's codegen with [`FoldWeights`] run first: kernel selection and weight packing
+/// for this machine.
+pub fn codegen(mut model: TypedModel) -> TractResult<TypedModel> {
     let mut codegen = Optimizer::codegen();
     codegen.add_pass(0, Box::<FoldWeights>::default());
     codegen.session().optimize(&mut model)?;

@@ -139,6 +139,33 @@ fn check_io(path: &Path, model: &InferenceModel, spec: &ModelSpec) -> Result<()>
     Ok(())
 }
 
+/// Debug-logs how long each step of preparing a plan takes (cold start on boards).
+struct Phases<'a> {
+    path: &'a Path,
+    batch: usize,
+    last: std::time::Instant,
+}
+
+impl<'a> Phases<'a> {
+    fn start(path: &'a Path, batch: usize) -> Self {
+        Self {
+            path,
+            batch,
+            last: std::time::Instant::now(),
+        }
+    }
+
+    fn done(&mut self, step: &str) {
+        log::debug!(
+            "{} (batch {}): {step} in {:?}",
+            self.path.display(),
+            self.batch,
+            self.last.elapsed()
+        );
+        self.last = std::time::Instant::now();
+    }
+}
+
 /// A tract model with one optimized plan per batch size seen.
 pub struct TractSession {
     path: PathBuf,
@@ -192,12 +219,20 @@ impl TractSession {
             })
             .collect::<TractResult<_>>()?;
         model.select_output_outlets(&outlets)?;
-        let typed = fold::optimize(model.into_typed()?)?;
+        let mut phase = Phases::start(&self.path, batch);
+        let typed = model.into_typed()?;
+        phase.done("typed");
+        let typed = fold::declutter(typed)?;
+        phase.done("decluttered");
+        let typed = fold::codegen(typed)?;
+        phase.done("optimized");
         let options = RunOptions {
             executor: self.executor.clone(),
             ..Default::default()
         };
-        typed.into_runnable_with_options(&options)
+        let plan = typed.into_runnable_with_options(&options)?;
+        phase.done("runnable");
+        Ok(plan)
     }
 }
 
