@@ -22,19 +22,21 @@
 //! - int8: the block sum of [`dot_i8_i16`] becomes `vpmovsxbw` + `vpmaddwd` + `vpaddd`
 //!   (SSE2: `punpcklbw`/`psraw` + `pmaddwd`).
 //!
-//! Measured on this project's x86-64 dev machine (AMD EPYC, 2 cores, busy), 512-d rows,
-//! whole-set scoring without top-k, medians (`cargo bench -p edgeclip-match -- kernel`):
+//! Measured on this project's x86-64 dev machine (AMD EPYC, 2 cores shared with other
+//! builds, read bandwidth ~24 GB/s), 512-d rows, whole-set scoring without top-k,
+//! criterion medians (`cargo bench -p edgeclip-match -- kernel/`):
 //!
 //! | kernel | 1k rows | 100k rows |
 //! |---|---|---|
-//! | f32, SSE2 / AVX2 | 59 / 41 µs | 8.5 / 8.1 ms |
-//! | f16 bits, SSE2 / AVX2 | 268 / 127 µs | 27.0 / 12.9 ms |
-//! | f16 via `half` slices | 223 µs | 22.6 ms |
-//! | **f16 F16C** | **40 µs** | **5.3 ms** |
-//! | int8 dequantized to f32, SSE2 / AVX2 | 152 / 48 µs | 15.2 / 4.7 ms |
-//! | **int8 × i16 query**, SSE2 / AVX2 | 73 / **23 µs** | 7.3 / **2.8 ms** |
+//! | f32, portable (SSE2) / AVX2 | 49 / **34 µs** | 10.0 / **9.5 ms** |
+//! | f16 bits, portable / AVX2 | 266 / 116 µs | 26.9 / 11.9 ms |
+//! | f16 via `half` slices | 241 µs | 25.5 ms |
+//! | **f16 F16C** | **28 µs** | **5.6 ms** |
+//! | int8 dequantized to f32, portable / AVX2 | 93 / 35 µs | 9.4 / 4.1 ms |
+//! | **int8 × i16 query**, portable / AVX2 | 73 / **22 µs** | 7.5 / **3.1 ms** |
 //!
-//! At 100k rows the chosen kernels read 19–25 GB/s, the machine's read bandwidth.
+//! At 100k rows the chosen kernels read 17–22 GB/s, close to the machine's read
+//! bandwidth; 1k rows (≤ 2 MB) are served from cache.
 
 use half::f16;
 
