@@ -36,5 +36,5 @@ done
 echo "where the time goes (one run each, debug log):"
 for p in fp32 int8; do
     EDGECLIP_LOG=edgeclip=debug "$bin" --model "$model" --precision "$p" embed image "$sample" 2>&1 >/dev/null |
-        grep -E "parsed in|ready in" | sed -E "s|$root/||; s/^/  /"
+        grep -E "parsed in|\(batch 1\)" | sed -E "s|$root/||; s/^/  /"
 done
