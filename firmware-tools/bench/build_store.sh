@@ -15,7 +15,8 @@ for colour in red green blue yellow black white orange purple grey brown pink si
     for adjective in small large old new broken shiny; do
         sed "s/^/$colour $adjective /" "$work/objects"
     done
-done | head -n 10000 > "$work/labels.txt"
+done > "$work/all.txt"
+head -n 10000 "$work/all.txt" > "$work/labels.txt"
 echo "labels: $(wc -l < "$work/labels.txt") (e.g. \"$(sed -n 4321p "$work/labels.txt")\")"
 for dtype in f16 int8; do
     "$bin" --model "$root/models/edgeclip-tiny" --threads "$threads" \
