@@ -43,18 +43,23 @@ fn labels() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("heldout/labels.json")).unwrap()).unwrap()
 }
 
+/// The 48 label names of the held-out set, in index order.
+fn label_names(meta: &Value) -> Vec<String> {
+    meta["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Top-1 predictions (label indices) and truths of one set.
 fn predict(precision: Precision, set: &str) -> (Vec<usize>, Vec<usize>) {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
     let backend = TractBackend::new(1);
     let template = meta["template"].as_str().unwrap().to_owned();
-    let names: Vec<String> = meta["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
+    let names = label_names(&meta);
     let text = TextEncoder::open(&package, &backend, precision)
         .unwrap()
         .embed_labels(&names, &[template])
@@ -171,12 +176,7 @@ fn quantized_stores_agree_with_f32_store() {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
     let backend = TractBackend::new(1);
-    let names: Vec<String> = meta["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
+    let names = label_names(&meta);
     let text = TextEncoder::open(&package, &backend, Precision::Fp32)
         .unwrap()
         .embed_labels(&names, &[labels_meta_template()])

@@ -3,17 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use edgeclip_e2e::{default_model, edgeclip, edgeclip_bin};
+use edgeclip_e2e::{default_model, edgeclip, edgeclip_bin, samples};
 use serde_json::Value;
-
-fn samples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(default_model().join("samples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
 
 fn labels_file() -> PathBuf {
     default_model().join("labels.txt")

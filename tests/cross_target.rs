@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use edgeclip_e2e::{default_model, edgeclip, fixture, min_row_cosine};
+use edgeclip_e2e::{default_model, edgeclip, fixture, min_row_cosine, samples};
 use flate2::read::GzDecoder;
 use serde_json::Value;
 
@@ -65,15 +65,6 @@ fn json_lines(out: &Output) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
-}
-
-fn samples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(default_model().join("samples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
 }
 
 /// All embeddings of an `embed --json` run, flattened, and their width.

@@ -1,12 +1,12 @@
 //! `edgeclip labels` and `classify --store` as a user runs them: building, editing,
 //! listing stores, matching with them, and refusing stores that do not fit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use edgeclip::labels::{DType, Fingerprint, StoreBuilder};
 use edgeclip::model::ModelPackage;
-use edgeclip_e2e::{default_model, edgeclip};
+use edgeclip_e2e::{default_model, edgeclip, samples};
 use serde_json::Value;
 
 fn stdout(o: &Output) -> String {
@@ -20,15 +20,6 @@ fn stderr(o: &Output) -> String {
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     o
-}
-
-fn samples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(default_model().join("samples"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
 }
 
 fn build(list: &Path, out: &Path, dtype: &str) -> Output {

@@ -15,6 +15,16 @@ pub fn default_model() -> PathBuf {
     root().join("models").join("edgeclip-tiny")
 }
 
+/// The default model's sample images, sorted by name.
+pub fn samples() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(default_model().join("samples"))
+        .expect("the default model has samples/")
+        .map(|e| e.expect("a readable directory entry").path())
+        .collect();
+    v.sort();
+    v
+}
+
 /// A fixture path under `tests/fixtures`.
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests").join("fixtures").join(rel)
