@@ -119,11 +119,10 @@ fn kernels(c: &mut Criterion) {
         run("f16-bits-portable", &mut |o| {
             scores_f16_portable(&s.f16, &q, 1.0, o)
         });
-        run("f16-bits", &mut |o| scores_f16_bits(&s.f16, &q, 1.0, o));
         run("f16-half-slice", &mut |o| {
             scores_f16_via_half(&s.f16, &q, 1.0, o)
         });
-        run("f16-f16c", &mut |o| scores_f16(&s.f16, &q, 1.0, o));
+        run("f16-bits", &mut |o| scores_f16(&s.f16, &q, 1.0, o));
         run("int8-dequant-portable", &mut |o| {
             scores_i8_f32_portable(&s.i8, &s.scales, &q, 1.0, o)
         });

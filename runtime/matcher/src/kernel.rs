@@ -16,9 +16,9 @@
 //!   one `mulps`/`addps` into xmm registers. How the lanes are summed afterwards
 //!   decides that: see `reduce`.
 //! - f16: [`f16_bits_to_f32`] vectorizes (`vpmovzxwd`, `vpslld`, `vcvtdq2ps`,
-//!   `vblendvps`…) but is ~16 instructions per 8 values and spills under AVX2;
-//!   `half`'s slice conversion stays an out-of-line call per 8 values. The chosen
-//!   kernel ([`scores_f16`]) is one `vcvtph2ps` per 8 values.
+//!   `vblendvps`…), ~16 instructions per 8 values; `half`'s slice conversion stays an
+//!   out-of-line call per 8 values. F16C's `vcvtph2ps` (one instruction per 8 values,
+//!   measured 2× faster at 100k rows) needs intrinsics, and this crate has no `unsafe`.
 //! - int8: the block sum of [`dot_i8_i16`] becomes `vpmovsxbw` + `vpmaddwd` + `vpaddd`
 //!   (SSE2: `punpcklbw`/`psraw` + `pmaddwd`).
 //!
@@ -29,9 +29,9 @@
 //! | kernel | 1k rows | 100k rows |
 //! |---|---|---|
 //! | f32, portable (SSE2) / AVX2 | 49 / **34 µs** | 10.0 / **9.5 ms** |
-//! | f16 bits, portable / AVX2 | 266 / 116 µs | 26.9 / 11.9 ms |
+//! | **f16 bits**, portable / AVX2 | 266 / **116 µs** | 26.9 / **11.9 ms** |
 //! | f16 via `half` slices | 241 µs | 25.5 ms |
-//! | **f16 F16C** | **28 µs** | **5.6 ms** |
+//! | f16 F16C intrinsic (not kept: needs `unsafe`) | 28 µs | 5.6 ms |
 //! | int8 dequantized to f32, portable / AVX2 | 93 / 35 µs | 9.4 / 4.1 ms |
 //! | **int8 × i16 query**, portable / AVX2 | 73 / **22 µs** | 7.5 / **3.1 ms** |
 //!
@@ -213,40 +213,22 @@ pub fn dot_i8_i16(row: &[i8], q: &[i16]) -> i64 {
 
 /// Defines a whole-set scoring function twice from one body: `$portable`, compiled
 /// for the build's baseline target (SSE2 on x86-64, NEON on aarch64), and `$name`,
-/// which on x86-64 runs the same body compiled with AVX2/FMA/F16C when the CPU has
-/// them (checked at run time, once per call) and the portable one otherwise.
+/// which the `multiversion` crate also compiles for AVX2 + FMA and picks at run time
+/// (the CPU check is cached) on x86-64 CPUs that have them.
 ///
 /// The kernels are `#[inline(always)]`, so they are compiled into each copy with that
-/// copy's features; the source stays plain Rust with no intrinsics.
+/// copy's features; the source stays plain Rust with no intrinsics and no `unsafe`.
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub fn $name:ident / $portable:ident ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$doc])*
-        pub fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma,f16c")]
-                unsafe fn wide($($arg: $ty),*) $(-> $ret)? $body
-                if has_avx2() {
-                    // SAFETY: the CPU supports every feature `wide` was compiled for.
-                    return unsafe { wide($($arg),*) };
-                }
-            }
-            $portable($($arg),*)
-        }
+        #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+        pub fn $name($($arg: $ty),*) $(-> $ret)? $body
 
         // Not `#[inline]`: compiled here, once, as every caller gets it. (Inlined into
         // the benchmark's closures, the same body ran 4–7× slower than this copy.)
         #[doc = concat!("[`", stringify!($name), "`] compiled for the baseline target only (no run-time dispatch).")]
         pub fn $portable($($arg: $ty),*) $(-> $ret)? $body
     };
-}
-
-/// Whether the x86-64 CPU has what the wide copies are compiled for (std caches it).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
 }
 
 multiversion! {
@@ -262,21 +244,9 @@ multiversion! {
     }
 }
 
-/// `out[i] = scale · (rows[i] · q)` for f16 rows: F16C's `vcvtph2ps` where the
-/// x86-64 CPU has it, [`scores_f16_portable`] (bit-level widening) otherwise.
-pub fn scores_f16(rows: &[f16], q: &[f32], scale: f32, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports every feature the F16C copy was compiled for.
-        return unsafe { f16c::scores_f16(rows, q, scale, out) };
-    }
-    scores_f16_portable(rows, q, scale, out)
-}
-
 multiversion! {
-    /// `out[i] = scale · (rows[i] · q)` for f16 rows, widened with
-    /// [`f16_bits_to_f32`]; the AVX2 copy is what [`scores_f16`] beats with F16C.
-    pub fn scores_f16_bits / scores_f16_portable(rows: &[f16], q: &[f32], scale: f32, out: &mut [f32]) {
+    /// `out[i] = scale · (rows[i] · q)` for f16 rows, widened with [`f16_bits_to_f32`].
+    pub fn scores_f16 / scores_f16_portable(rows: &[f16], q: &[f32], scale: f32, out: &mut [f32]) {
         if q.is_empty() {
             out.fill(0.0);
             return;
@@ -296,60 +266,6 @@ pub fn scores_f16_via_half(rows: &[f16], q: &[f32], scale: f32, out: &mut [f32])
     }
     for (row, o) in rows.chunks_exact(q.len()).zip(out) {
         *o = scale * dot_f16_via_half(row, q);
-    }
-}
-
-/// The one place this crate uses an x86 intrinsic. Stable Rust has no f16 type LLVM
-/// could widen with `vcvtph2ps` by itself, the portable bit-level widening costs
-/// ~16 vector instructions per 8 values (compute-bound at 2.5–3× the bandwidth floor
-/// even with AVX2), and `half`'s F16C slice conversion is an out-of-line call per
-/// 8 values; one `vcvtph2ps` per 8 values makes f16 rows memory-bound.
-#[cfg(target_arch = "x86_64")]
-mod f16c {
-    use super::{f16_bits_to_f32, reduce, LANES};
-    use core::arch::x86_64::{__m128i, __m256, _mm256_cvtph_ps, _mm_loadu_si128};
-    use half::f16;
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn scores_f16(rows: &[f16], q: &[f32], scale: f32, out: &mut [f32]) {
-        if q.is_empty() {
-            out.fill(0.0);
-            return;
-        }
-        for (row, o) in rows.chunks_exact(q.len()).zip(out) {
-            // SAFETY: this function's own features are dot's.
-            *o = scale * unsafe { dot(row, q) };
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    unsafe fn dot(row: &[f16], q: &[f32]) -> f32 {
-        let n = row.len().min(q.len());
-        let row: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(&row[..n]);
-        let q = &q[..n];
-        let (rc, qc) = (row.chunks_exact(LANES), q.chunks_exact(LANES));
-        let tail: f32 = rc
-            .remainder()
-            .iter()
-            .zip(qc.remainder())
-            .map(|(&h, y)| f16_bits_to_f32(h) * y)
-            .sum();
-        let mut acc = [0f32; LANES];
-        for (x, y) in rc.zip(qc) {
-            let mut wide = [0f32; LANES];
-            for (w, h) in wide.chunks_exact_mut(8).zip(x.chunks_exact(8)) {
-                // SAFETY: `h` is 8 u16 = 16 readable bytes; loadu needs no alignment;
-                // __m256 and [f32; 8] have the same size and any bits are valid.
-                let v: __m256 =
-                    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr().cast::<__m128i>())) };
-                w.copy_from_slice(&unsafe { core::mem::transmute::<__m256, [f32; 8]>(v) });
-            }
-            for i in 0..LANES {
-                acc[i] += wide[i] * y[i];
-            }
-        }
-        reduce(&acc) + tail
     }
 }
 
@@ -561,12 +477,7 @@ mod tests {
                     check(&out, &f32_ref);
                 }
                 type F16 = fn(&[f16], &[f32], f32, &mut [f32]);
-                for f in [
-                    scores_f16 as F16,
-                    scores_f16_bits,
-                    scores_f16_portable,
-                    scores_f16_via_half,
-                ] {
+                for f in [scores_f16 as F16, scores_f16_portable, scores_f16_via_half] {
                     f(&halves, &q, 2.0, &mut out);
                     check(&out, &f16_ref);
                 }

@@ -30,9 +30,9 @@
 //!
 //! - **Kernels** ([`kernel`]): plain Rust loops with fixed-size lane arrays, which LLVM
 //!   vectorizes without fast-math. Each whole-set kernel is compiled twice, for the
-//!   baseline target and (x86-64) for AVX2, picked at run time once per frame.
-//!   f16 rows widen with F16C on x86-64 (the crate's one intrinsic; see
-//!   [`kernel::scores_f16`] for why). Int8 rows are dotted exactly in integers against
+//!   baseline target and (x86-64) for AVX2, picked at run time by the `multiversion`
+//!   crate; no intrinsics and no `unsafe` here. f16 rows widen bit by bit
+//!   ([`kernel::f16_bits_to_f32`]). Int8 rows are dotted exactly in integers against
 //!   the query quantized once per frame to **16** bits: as fast as an i8 × i8 dot on
 //!   AVX2 (`vpmaddwd` either way) but the query's rounding costs ~5·10⁻⁶ of cosine
 //!   instead of ~10⁻³, so the int8 score error is the rows' own quantization only
@@ -46,6 +46,7 @@
 //!   3.5 ms (int8), 1.2–1.6× the time just reading the rows takes and 1.7–4.8× faster
 //!   than numpy; `firmware-tools/bench/match.sh` prints the full table.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 mod error;
 pub mod kernel;
