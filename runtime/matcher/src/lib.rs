@@ -42,9 +42,11 @@
 //! - **Softmax** ([`softmax`]): probabilities over the whole set without storing them:
 //!   one vectorized `Σ exp(l − max)` pass, then `exp` only for the `K` reported.
 //! - **Speed**: single-threaded; on the x86-64 dev machine a frame against 100k
-//!   512-d labels (scores, top-5, softmax) takes 10.1 ms (f32), 6.4 ms (f16) and
-//!   3.5 ms (int8), 1.2–1.6× the time just reading the rows takes and 1.7–4.8× faster
-//!   than numpy; `firmware-tools/bench/match.sh` prints the full table.
+//!   512-d labels (scores, top-5, softmax) takes 9.4 ms (f32), 12.8 ms (f16) and
+//!   2.9 ms (int8): 0.5–1.25× the copy-bandwidth floor and 1.3–5.6× faster than
+//!   numpy. f16 rows are compute-bound without F16C (which would need intrinsics):
+//!   at 1k–10k labels, where numpy's float32 copy sits in cache, they are 2–3× slower
+//!   than numpy. `firmware-tools/bench/match.sh` prints the full table.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
