@@ -317,6 +317,18 @@ fn empty_label_list_is_an_error() {
 }
 
 #[test]
+fn a_template_needs_exactly_one_label_slot() {
+    for (template, needle) in [("a photo", "has no `{}`"), ("{} and {}", "expected one")] {
+        let out = edgeclip()
+            .args(["classify", "--labels", "red circle", "--template", template])
+            .arg(default_model().join("samples/red_circle.png"))
+            .output()
+            .unwrap();
+        assert_clean_failure(&out, &[template, needle]);
+    }
+}
+
+#[test]
 fn no_model_found_says_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(edgeclip_bin())

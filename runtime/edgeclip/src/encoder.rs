@@ -204,10 +204,8 @@ impl TextEncoder {
         if templates.is_empty() {
             return Err(Error::InvalidInput("no prompt template".into()));
         }
-        if let Some(t) = templates.iter().find(|t| !t.contains("{}")) {
-            return Err(Error::InvalidInput(format!(
-                "template `{t}` has no `{{}}` for the label"
-            )));
+        for t in templates {
+            crate::prompts::check(t).map_err(Error::InvalidInput)?;
         }
         let prompts: Vec<String> = labels
             .iter()
