@@ -35,6 +35,11 @@ use fast_image_resize as fir;
 
 use crate::{Error, Result};
 
+/// Borrowed RGB8 pixels, as the resizer reads them.
+type RgbRef<'a> = fir::images::TypedImageRef<'a, fir::pixels::U8x3>;
+/// An RGB8 buffer the resizer writes into.
+type RgbMut<'a> = fir::images::TypedImage<'a, fir::pixels::U8x3>;
+
 /// The per-channel mean of OpenAI's CLIP training images, which most CLIP
 /// models are normalized with.
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -246,23 +251,18 @@ impl Preprocessor {
         // fast_image_resize would go vertically first for u8 images, which
         // rounds and clips at different places. Two single-axis resizes force
         // Pillow's order.
-        let src = fir::images::ImageRef::new(width, height, rgb, fir::PixelType::U8x3)
-            .map_err(resize_error)?;
-        let mut mid = fir::images::Image::from_slice_u8(
-            size,
-            rows,
-            &mut self.horizontal,
-            fir::PixelType::U8x3,
-        )
-        .map_err(resize_error)?;
+        //
+        // The typed API: `Resizer::resize` would dispatch on the pixel type at run
+        // time and so link the kernels of all 13 pixel types (2 MB of the binary).
+        let src = RgbRef::from_buffer(width, height, rgb).map_err(resize_error)?;
+        let mut mid =
+            RgbMut::from_buffer(size, rows, &mut self.horizontal).map_err(resize_error)?;
         let horizontal_options = options.crop(left, f64::from(row0), crop_w, f64::from(rows));
         self.resizer
-            .resize(&src, &mut mid, &horizontal_options)
+            .resize_typed(&src, &mut mid, &horizontal_options)
             .map_err(resize_error)?;
 
-        let mut dst =
-            fir::images::Image::from_slice_u8(size, size, &mut self.square, fir::PixelType::U8x3)
-                .map_err(resize_error)?;
+        let mut dst = RgbMut::from_buffer(size, size, &mut self.square).map_err(resize_error)?;
         let mid_top = top - f64::from(row0);
         let vertical_options = options.crop(
             0.0,
@@ -271,7 +271,7 @@ impl Preprocessor {
             fit_len(mid_top, crop_h, rows),
         );
         self.resizer
-            .resize(&mid, &mut dst, &vertical_options)
+            .resize_typed(&mid, &mut dst, &vertical_options)
             .map_err(resize_error)?;
 
         Ok(&self.square)
