@@ -11,17 +11,14 @@ runs=${2:-11}
 model=$root/models/edgeclip-tiny
 sample=$model/samples/red_circle.png
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# shellcheck source=timing.sh
+source "$root/firmware-tools/bench/timing.sh"
 
 measure() { # label, args...
     local label=$1; shift
     local times=()
     for _ in $(seq "$runs"); do
-        local t0 t1
-        t0=$(date +%s%N)
-        "$bin" --model "$model" "$@" > /dev/null
-        t1=$(date +%s%N)
-        times+=($(((t1 - t0) / 1000)))
+        times+=("$(wall_us "$bin" --model "$model" "$@")")
     done
     local med
     med=$(printf '%s\n' "${times[@]}" | median)

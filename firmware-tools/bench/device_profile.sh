@@ -24,6 +24,8 @@ shift || true
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] || variants=(shipped cold-3 no-unwind non-pie s)
 model=$root/models/edgeclip-tiny
+# shellcheck source=timing.sh
+source "$root/firmware-tools/bench/timing.sh"
 
 # The crates the committed profile builds for size: `name = { opt-level = "s" }` lines
 # under [profile.device.package].
@@ -45,10 +47,9 @@ build() { # variant
     *) echo "device_profile.sh: unknown variant $v" >&2; exit 2 ;;
     esac
     local t0=$(date +%s)
-    # Cargo warns about profile overrides naming crates absent from this build; fine.
     RUSTFLAGS="$rustflags" CARGO_TARGET_DIR="$root/target/profile-variants/$v" \
         cargo build --quiet --manifest-path "$root/Cargo.toml" --profile device \
-        -p edgeclip-cli --locked "${config[@]}" 2>&1 | grep -v "profile package spec" || true
+        -p edgeclip-cli --locked "${config[@]}"
     echo "built $v in $(($(date +%s) - t0)) s" >&2
 }
 
@@ -66,13 +67,7 @@ while IFS= read -r label; do
 done < "$model/labels.txt"
 texts=("${texts[@]:0:280}")
 
-ms() { # command... -> wall time in ms
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" > /dev/null
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000000))
-}
+ms() { echo $(($(wall_us "$@") / 1000)); }
 
 works=(image-fp32 text-fp32 image-int8 text-int8 cold-int8)
 work() { # binary, work
@@ -97,15 +92,16 @@ for _ in $(seq "$runs"); do
     done
 done
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+section() { # binary, name -> the section's size in MB, or "-"
+    size -A "$1" | awk -v s="$2" '$1 == s {printf "%.1fM", $2 / 1e6; f=1} END {if (!f) printf "-"}'
+}
 printf '%-10s %10s %8s %8s %9s' variant bytes .text .eh_frame .rela.dyn
 for w in "${works[@]}"; do printf ' %16s' "$w ms"; done
 echo
 for v in "${variants[@]}"; do
     bin=$(bin_of "$v")
-    section() { size -A "$bin" | awk -v s="$1" '$1 == s {printf "%.1fM", $2 / 1e6; f=1} END {if (!f) printf "-"}'; }
-    printf '%-10s %10s %8s %8s %9s' "$v" "$(stat -c %s "$bin")" "$(section .text)" \
-        "$(section .eh_frame)" "$(section .rela.dyn)"
+    printf '%-10s %10s %8s %8s %9s' "$v" "$(stat -c %s "$bin")" "$(section "$bin" .text)" \
+        "$(section "$bin" .eh_frame)" "$(section "$bin" .rela.dyn)"
     for w in "${works[@]}"; do
         m=$(awk -v v="$v" -v w="$w" '$1 == v && $2 == w {print $3}' "$results" | median)
         base=$(awk -v v="${variants[0]}" -v w="$w" '$1 == v && $2 == w {print $3}' "$results" | median)
