@@ -297,6 +297,30 @@ fn a_file_that_is_not_an_image_is_reported_and_the_rest_run() {
 }
 
 #[test]
+fn a_missing_file_is_named_once_with_the_reason_once() {
+    let frame = default_model().join("samples/red_circle.png");
+    let frame = frame.to_str().unwrap();
+    for (args, missing, code) in [
+        (
+            vec!["embed", "image", "no-such-frame.png"],
+            "no-such-frame.png",
+            1,
+        ),
+        (
+            vec!["classify", frame, "--store", "no-such-store.emb"],
+            "no-such-store.emb",
+            2,
+        ),
+    ] {
+        let out = edgeclip().args(&args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert_eq!(err.matches(missing).count(), 1, "{err}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    }
+}
+
+#[test]
 fn empty_label_list_is_an_error() {
     let out = edgeclip()
         .args(["classify", "--labels", " , ,"])

@@ -8,10 +8,10 @@ use crate::StoreError;
 
 /// Temp file in the target's directory, fsync, rename over the target, fsync the directory.
 pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |action, p: &Path, source| StoreError::Io {
+    let io = |action, p: &Path, error| StoreError::Io {
         path: p.to_path_buf(),
         action,
-        source,
+        error,
     };
     let name = path.file_name().ok_or_else(|| {
         io(

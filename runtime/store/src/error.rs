@@ -13,14 +13,15 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum StoreError {
     /// The file could not be opened, mapped, written or renamed.
-    #[error("{}: {action}: {source}", path.display())]
+    #[error("{}: {action}: {error}", path.display())]
     Io {
         /// The file (or directory) concerned.
         path: PathBuf,
         /// What was being done ("opening", "renaming the temporary file", ...).
         action: &'static str,
-        /// The underlying error.
-        source: io::Error,
+        /// The underlying error. Part of the message, so not also returned as
+        /// `source()`: error chains (`{:#}`) would print it twice.
+        error: io::Error,
     },
     /// The file does not start with the store magic: it is not a store.
     #[error("{}: not an edgeclip store (magic {found:02x?}, expected {expected:02x?})", path.display())]

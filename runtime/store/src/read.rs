@@ -38,10 +38,10 @@ impl Store {
     /// a bad magic to a non-finite value; never panics on file contents.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let io = |action, source| StoreError::Io {
+        let io = |action, error| StoreError::Io {
             path: path.clone(),
             action,
-            source,
+            error,
         };
         let file = File::open(&path).map_err(|e| io("opening", e))?;
         // SAFETY: the map is read-only and outlives no one but `Store`. Its contents
