@@ -5,7 +5,7 @@
 //! packaged, minus a small margin; `models/edgeclip-tiny/eval.json` holds the
 //! same measurement made with onnxruntime and open_clip's transforms.
 
-use edgeclip::backend::tract::TractBackend;
+use edgeclip::backend::Engine;
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::labels::{DType, StoreBuilder};
@@ -57,7 +57,7 @@ fn label_names(meta: &Value) -> Vec<String> {
 fn predict(precision: Precision, set: &str) -> (Vec<usize>, Vec<usize>) {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
-    let backend = TractBackend::new(1);
+    let backend = Engine::tract(1);
     let template = meta["template"].as_str().unwrap().to_owned();
     let names = label_names(&meta);
     let text = TextEncoder::open(&package, &backend, precision)
@@ -76,7 +76,7 @@ fn predict(precision: Precision, set: &str) -> (Vec<usize>, Vec<usize>) {
         .map(|img| {
             text.rows()
                 .enumerate()
-                .map(|(i, t)| (i, edgeclip::embedding::dot(t, img)))
+                .map(|(i, t)| (i, edgeclip::matcher::dot(t, img)))
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap()
                 .0
@@ -175,7 +175,7 @@ fn labels_meta_template() -> String {
 fn quantized_stores_agree_with_f32_store() {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
-    let backend = TractBackend::new(1);
+    let backend = Engine::tract(1);
     let names = label_names(&meta);
     let text = TextEncoder::open(&package, &backend, Precision::Fp32)
         .unwrap()

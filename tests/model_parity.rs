@@ -3,7 +3,7 @@
 //! firmware-tools/fixtures/make_model_fixtures.py), checked through
 //! `edgeclip::verify`, the code `edgeclip check` runs on boards.
 
-use edgeclip::backend::tract::TractBackend;
+use edgeclip::backend::Engine;
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::verify::{Reference, FP32_FLOOR, INT8_FLOOR};
 use edgeclip_e2e::default_model;
@@ -12,7 +12,7 @@ fn check(precision: Precision, threads: usize) {
     let package = ModelPackage::open(default_model()).unwrap();
     let reference = Reference::of_package(&package).unwrap();
     let agreements = reference
-        .check(&package, &TractBackend::new(threads), precision)
+        .check(&package, &Engine::tract(threads), precision)
         .unwrap();
     let mut outputs: Vec<&str> = agreements.iter().map(|a| a.output.as_str()).collect();
     outputs.sort();

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use edgeclip::backend::tract::TractBackend;
-use edgeclip::backend::{Backend, DType, Dim, Input, ModelSpec, TensorSpec};
+use edgeclip::backend::{Engine, Outputs};
+use edgeclip::backend::{DType, Dim, Input, ModelSpec, TensorSpec};
 use edgeclip_e2e::{cosine, read_f32, root};
 
 fn slice_dir() -> PathBuf {
@@ -32,17 +32,18 @@ fn check(precision: &str, floor: f64) {
         outputs: vec!["embedding".into()],
     };
     let started = Instant::now();
-    let mut session = TractBackend::new(1)
+    let mut session = Engine::tract(1)
         .load(&dir.join(format!("slice.{precision}.onnx")), &spec)
         .unwrap();
     let input = read_f32(&dir.join("input.bin"));
-    let out = session.run(Input::F32(&input), 1).unwrap();
+    let mut out = Outputs::new();
+    session.run(Input::F32(&input), 1, &mut out).unwrap();
     let load_and_first = started.elapsed();
     let started = Instant::now();
-    session.run(Input::F32(&input), 1).unwrap();
+    session.run(Input::F32(&input), 1, &mut out).unwrap();
     let second = started.elapsed();
     let expected = read_f32(&dir.join(format!("{precision}.ort.bin")));
-    let cos = cosine(&out[0].data, &expected);
+    let cos = cosine(&out.get(0).unwrap().data, &expected);
     println!(
         "ViT-B/32 slice {precision}: cosine vs onnxruntime {cos:.8} (load+first run {load_and_first:?}, second run {second:?})"
     );

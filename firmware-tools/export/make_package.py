@@ -18,7 +18,7 @@ from pathlib import Path
 
 from quantize import FORM, quantize
 
-FORMAT, FORMAT_VERSION = "edgeclip-model", 1
+FORMAT, FORMAT_VERSION = "edgeclip-model", 2
 
 
 def sha256(path: Path) -> str:
@@ -66,9 +66,15 @@ def write_manifest(out: Path, name: str, family: str, description: str, info: di
         lines += ["", f"[{tower}]", f'input = "{tower}"', 'embedding = "embedding"', *extra]
         for precision in ("fp32", "int8"):
             f = out / f"{tower}.{precision}.onnx"
-            lines += ["", f"[{tower}.files.{precision}]", f'path = "{f.name}"', f'sha256 = "{sha256(f)}"']
-            if precision == "int8":
-                lines.append(f'quantization = "{FORM}"')
+            form = FORM if precision == "int8" else "onnx"
+            lines += [
+                "",
+                f"[[{tower}.files]]",
+                f'precision = "{precision}"',
+                f'path = "{f.name}"',
+                f'sha256 = "{sha256(f)}"',
+                f'form = "{form}"',
+            ]
     (out / "model.toml").write_text("\n".join(lines) + "\n")
 
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use edgeclip::backend::tract::TractBackend;
+use edgeclip::backend::Engine;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision};
 
@@ -24,13 +24,13 @@ fn encode(c: &mut Criterion) {
     let image = vec![0.1f32; 3 * size * size];
     for precision in [Precision::Fp32, Precision::Int8] {
         for threads in [1, 2] {
-            let backend = TractBackend::new(threads);
-            let mut img = ImageEncoder::open(&package, &backend, precision).unwrap();
+            let engine = Engine::tract(threads);
+            let mut img = ImageEncoder::open(&package, &engine, precision).unwrap();
             img.embed_preprocessed(&image, 1).unwrap();
             c.bench_function(&format!("image/{precision}/{threads}t"), |b| {
                 b.iter(|| img.embed_preprocessed(&image, 1).unwrap())
             });
-            let mut txt = TextEncoder::open(&package, &backend, precision).unwrap();
+            let mut txt = TextEncoder::open(&package, &engine, precision).unwrap();
             txt.embed(&["a photo of a red circle."]).unwrap();
             c.bench_function(&format!("text/{precision}/{threads}t"), |b| {
                 b.iter(|| txt.embed(&["a photo of a red circle."]).unwrap())
@@ -42,7 +42,7 @@ fn encode(c: &mut Criterion) {
 /// The ViT-B/32-width slice from `firmware-tools/test-env.sh` (2 layers, 224 px),
 /// when it has been built: int8 at real width is where tract's folding matters.
 fn scale_slice(c: &mut Criterion) {
-    use edgeclip::backend::{Backend, DType, Dim, Input, ModelSpec, TensorSpec};
+    use edgeclip::backend::{DType, Dim, Input, ModelSpec, Outputs, TensorSpec};
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/scale-slice");
     let Ok(bytes) = std::fs::read(dir.join("input.bin")) else {
         eprintln!("scale slice not built (firmware-tools/test-env.sh); skipping its bench");
@@ -63,10 +63,11 @@ fn scale_slice(c: &mut Criterion) {
     for precision in ["fp32", "int8"] {
         for threads in [1, 2] {
             let path = dir.join(format!("slice.{precision}.onnx"));
-            let mut session = TractBackend::new(threads).load(&path, &spec).unwrap();
-            session.run(Input::F32(&input), 1).unwrap();
+            let mut session = Engine::tract(threads).load(&path, &spec).unwrap();
+            let mut out = Outputs::new();
+            session.run(Input::F32(&input), 1, &mut out).unwrap();
             c.bench_function(&format!("vit-b32-slice/{precision}/{threads}t"), |b| {
-                b.iter(|| session.run(Input::F32(&input), 1).unwrap())
+                b.iter(|| session.run(Input::F32(&input), 1, &mut out).unwrap())
             });
         }
     }

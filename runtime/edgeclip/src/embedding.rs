@@ -22,13 +22,11 @@ impl Embeddings {
             )));
         }
         for (i, row) in data.chunks_exact_mut(dim).enumerate() {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if !(norm.is_finite() && norm > 0.0) {
-                return Err(Error::InvalidInput(format!(
+            normalize(row).map_err(|norm| {
+                Error::InvalidInput(format!(
                     "embedding row {i} has norm {norm}: the model produced no usable vector"
-                )));
-            }
-            row.iter_mut().for_each(|v| *v /= norm);
+                ))
+            })?;
         }
         Ok(Self { dim, data })
     }
@@ -93,9 +91,15 @@ impl Embeddings {
     }
 }
 
-/// Cosine similarity of two normalized vectors (their dot product).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Scales `row` to unit L2 norm in place. A row of zeros or non-finite values has
+/// no direction: it is left as it is and its norm returned as the error.
+pub fn normalize(row: &mut [f32]) -> std::result::Result<(), f32> {
+    let norm = edgeclip_match::kernel::dot_f32(row, row).sqrt();
+    if !(norm.is_finite() && norm > 0.0) {
+        return Err(norm);
+    }
+    row.iter_mut().for_each(|v| *v /= norm);
+    Ok(())
 }
 
 #[cfg(test)]

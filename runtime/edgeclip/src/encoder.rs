@@ -1,13 +1,21 @@
 //! Image and text encoders: a backend session plus the model's preprocessing.
+//!
+//! Each encoder loads the file of its tower that suits the engine's backend
+//! ([`ModelPackage::select_file`]) and owns every buffer a run needs: the
+//! preprocessed input, the session's outputs and, for
+//! [`ImageEncoder::encode_frame`], the caller's [`ImageFeatures`]. A camera loop
+//! therefore allocates nothing of its own per frame once the first frame has run
+//! (`tests/allocations.rs` counts).
+
+use std::path::PathBuf;
 
 use image::RgbImage;
 
-use crate::backend::{Backend, DType, Dim, Input, ModelSpec, Session, TensorSpec};
-use crate::embedding::Embeddings;
-use crate::model::{ModelPackage, Precision, TowerKind};
+use crate::backend::{Engine, Input, Outputs, Session};
+use crate::embedding::{self, Embeddings};
+use crate::model::{FileTarget, ModelPackage, PendingVerification, Precision, TowerKind};
 use crate::preprocess::Preprocessor;
 use crate::tokenizer::Tokenizer;
-use std::path::PathBuf;
 
 use crate::{Error, Result};
 
@@ -16,99 +24,309 @@ const IMAGE_BATCH: usize = 8;
 /// Texts per backend run when embedding many (label sets).
 const TEXT_BATCH: usize = 32;
 
-/// A loaded tower: its session, the file it came from and the embedding width.
+/// A loaded tower: its session and output buffers, the file it came from, and
+/// where that file's SHA-256 check stands.
 struct Tower {
     session: Box<dyn Session>,
+    outputs: Outputs,
     path: PathBuf,
     dim: usize,
+    integrity: Integrity,
+}
+
+/// The SHA-256 check of a tower's file, which runs while the file loads.
+enum Integrity {
+    /// Still hashing (or not yet asked for).
+    Pending(PendingVerification),
+    /// The file is the one the manifest names.
+    Verified,
+    /// The file failed; every later run is refused with this message.
+    Refused(String),
+}
+
+impl Integrity {
+    /// Waits for a pending check; errors while the file is refused.
+    fn confirm(&mut self, path: &std::path::Path) -> Result<()> {
+        match std::mem::replace(self, Integrity::Verified) {
+            Integrity::Pending(pending) => pending.wait().inspect_err(|e| {
+                *self = Integrity::Refused(match e {
+                    Error::Model { message, .. } => message.clone(),
+                    other => other.to_string(),
+                });
+            }),
+            Integrity::Verified => Ok(()),
+            Integrity::Refused(message) => {
+                let err = Error::Model {
+                    path: path.to_owned(),
+                    message: message.clone(),
+                };
+                *self = Integrity::Refused(message);
+                Err(err)
+            }
+        }
+    }
 }
 
 fn open_tower(
     package: &ModelPackage,
-    backend: &dyn Backend,
+    engine: &Engine,
     kind: TowerKind,
     precision: Precision,
-    input: TensorSpec,
+    dense: bool,
 ) -> Result<Tower> {
-    let path = package.verified_path(kind, precision)?;
-    let tower = package.tower(kind);
-    let spec = ModelSpec {
-        input,
-        outputs: vec![tower.embedding.clone()],
+    let target = FileTarget {
+        backend: engine.name(),
+        soc: None,
     };
+    let entry = package.select_file(kind, precision, target)?;
+    let spec = package.tower_spec(kind, dense)?;
+    let verification = package.verify_in_background(entry)?;
+    let path = package.path_of(entry);
     log::info!(
-        "loading {} ({}) with {}",
+        "loading {} ({}, {}) with {}",
         path.display(),
-        precision,
-        backend.name()
+        entry.describe(),
+        entry.form,
+        engine.name()
     );
-    let session = backend.load(&path, &spec)?;
+    let session = engine.load(&path, &spec)?;
     Ok(Tower {
         session,
+        outputs: Outputs::new(),
         path,
         dim: package.manifest().embed_dim,
+        integrity: Integrity::Pending(verification),
     })
 }
 
 impl Tower {
-    /// Runs one batch; checks the embedding output is `[batch, dim]` and normalizes it.
-    fn embed(&mut self, input: Input<'_>, batch: usize) -> Result<Embeddings> {
-        let dim = self.dim;
-        let out = self
-            .session
-            .run(input, batch)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Model {
-                path: self.path.clone(),
-                message: "the run returned no output".into(),
-            })?;
-        if out.shape != [batch, dim] {
+    /// Blocks until the file's SHA-256 has been checked.
+    fn verified(&mut self) -> Result<()> {
+        self.integrity.confirm(&self.path)
+    }
+
+    /// Runs one batch and checks the pooled embedding is `[batch, dim]`; no result
+    /// leaves before the file's SHA-256 has been confirmed.
+    fn run(&mut self, input: Input<'_>, batch: usize) -> Result<()> {
+        let ran = self.session.run(input, batch, &mut self.outputs);
+        self.integrity.confirm(&self.path)?;
+        ran?;
+        let out = self.outputs.get(0).ok_or_else(|| Error::Model {
+            path: self.path.to_path_buf(),
+            message: "the run returned no output".into(),
+        })?;
+        if out.shape != [batch, self.dim] {
             return Err(Error::Model {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 message: format!(
-                    "output `{}` has shape {:?}, the manifest promises [{batch}, {dim}]",
-                    out.name, out.shape
+                    "output `{}` has shape {:?}, the manifest promises [{batch}, {}]",
+                    out.name, out.shape, self.dim
                 ),
             });
         }
-        Embeddings::from_raw(dim, out.data)
+        Ok(())
+    }
+
+    /// Runs one batch and returns its normalized embeddings.
+    fn embed(&mut self, input: Input<'_>, batch: usize) -> Result<Embeddings> {
+        self.run(input, batch)?;
+        let pooled = self
+            .outputs
+            .get(0)
+            .map_or_else(Vec::new, |o| o.data.clone());
+        Embeddings::from_raw(self.dim, pooled)
     }
 }
 
-/// Turns images into L2-normalized embeddings.
+/// Projected patch tokens of one image laid out on the patch grid, each row
+/// L2-normalized (a zero row is left at zero): the dense features DepthCLIP and
+/// where-answers score against text embeddings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatchGrid {
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    data: Vec<f32>,
+}
+
+impl PatchGrid {
+    /// Patch rows (top to bottom).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Patch columns (left to right).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Width of each patch's feature.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The feature of the patch at (`row`, `col`).
+    pub fn patch(&self, row: usize, col: usize) -> &[f32] {
+        let i = row * self.cols + col;
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// All features, row-major over the grid (`rows × cols × dim`).
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Fills the grid from one image's `[patches, dim]` tokens.
+    fn fill(&mut self, tokens: &[f32], dim: usize, path: &std::path::Path) -> Result<()> {
+        let patches = tokens.len() / dim.max(1);
+        let side = patches.isqrt();
+        if side * side != patches || patches == 0 {
+            return Err(Error::Model {
+                path: path.to_path_buf(),
+                message: format!("{patches} patch tokens do not form a square grid"),
+            });
+        }
+        (self.rows, self.cols, self.dim) = (side, side, dim);
+        self.data.clear();
+        self.data.extend_from_slice(tokens);
+        for row in self.data.chunks_exact_mut(dim) {
+            // A patch with no direction scores 0 against everything.
+            let _ = embedding::normalize(row);
+        }
+        Ok(())
+    }
+}
+
+/// What the image tower gives for one image, in caller-owned buffers reused
+/// from frame to frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageFeatures {
+    embedding: Vec<f32>,
+    patches: Option<PatchGrid>,
+}
+
+impl ImageFeatures {
+    /// Empty buffers; the first [`ImageEncoder::encode_frame`] sizes them.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The L2-normalized pooled embedding.
+    pub fn embedding(&self) -> &[f32] {
+        &self.embedding
+    }
+
+    /// The patch grid, when the encoder was opened with
+    /// [`ImageEncoder::open_dense`].
+    pub fn patches(&self) -> Option<&PatchGrid> {
+        self.patches.as_ref()
+    }
+}
+
+/// Turns images into L2-normalized embeddings (and, opened dense, patch grids).
 pub struct ImageEncoder {
     tower: Tower,
     preprocessor: Preprocessor,
+    dense: bool,
     batch_buf: Vec<f32>,
 }
 
 impl ImageEncoder {
-    /// Loads the package's image tower at `precision` on `backend`.
-    pub fn open(
+    /// Loads the package's image tower at `precision` on `engine` (pooled
+    /// embeddings only).
+    pub fn open(package: &ModelPackage, engine: &Engine, precision: Precision) -> Result<Self> {
+        Self::open_with(package, engine, precision, false)
+    }
+
+    /// Loads the image tower to give the projected patch tokens as well, in the
+    /// same run (an error if the package exports none).
+    pub fn open_dense(
         package: &ModelPackage,
-        backend: &dyn Backend,
+        engine: &Engine,
         precision: Precision,
     ) -> Result<Self> {
-        let config = package.manifest().preprocess.clone();
-        let s = config.image_size as usize;
-        let input = TensorSpec {
-            name: package.manifest().image.input.clone(),
-            dtype: DType::F32,
-            shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)],
-        };
-        let tower = open_tower(package, backend, TowerKind::Image, precision, input)?;
+        Self::open_with(package, engine, precision, true)
+    }
+
+    fn open_with(
+        package: &ModelPackage,
+        engine: &Engine,
+        precision: Precision,
+        dense: bool,
+    ) -> Result<Self> {
+        let tower = open_tower(package, engine, TowerKind::Image, precision, dense)?;
         Ok(Self {
             tower,
-            preprocessor: Preprocessor::new(config),
+            preprocessor: Preprocessor::new(package.manifest().preprocess.clone()),
+            dense,
             batch_buf: Vec::new(),
         })
+    }
+
+    /// Waits for the SHA-256 check of the tower's file, which otherwise completes
+    /// before the first result is returned; for callers that want a bad file
+    /// reported at start-up rather than at the first frame.
+    pub fn verified(&mut self) -> Result<()> {
+        self.tower.verified()
     }
 
     /// Values in one preprocessed image (3 × size × size).
     pub fn input_len(&self) -> usize {
         let s = self.preprocessor.config().image_size as usize;
         3 * s * s
+    }
+
+    /// The hot path: one RGB8 frame (row-major, `width * height * 3` bytes)
+    /// preprocessed and encoded into `out`. Nothing is allocated once the first
+    /// frame has sized the buffers.
+    pub fn encode_frame(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+        out: &mut ImageFeatures,
+    ) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.batch_buf);
+        buf.resize(self.input_len(), 0.0);
+        let result = self
+            .preprocessor
+            .run_into(rgb, width, height, &mut buf)
+            .and_then(|()| self.encode_preprocessed(&buf, out));
+        self.batch_buf = buf;
+        result
+    }
+
+    /// Encodes one already preprocessed CHW image into `out`.
+    pub fn encode_preprocessed(&mut self, chw: &[f32], out: &mut ImageFeatures) -> Result<()> {
+        self.tower.run(Input::F32(chw), 1)?;
+        let (dim, path, outputs) = (self.tower.dim, &self.tower.path, &self.tower.outputs);
+        let pooled = outputs.get(0).map_or(&[][..], |o| o.data.as_slice());
+        out.embedding.clear();
+        out.embedding.extend_from_slice(pooled);
+        embedding::normalize(&mut out.embedding).map_err(|norm| Error::Model {
+            path: path.to_path_buf(),
+            message: format!("the embedding has norm {norm}: the model produced no usable vector"),
+        })?;
+        if !self.dense {
+            out.patches = None;
+            return Ok(());
+        }
+        let tokens = outputs.get(1).ok_or_else(|| Error::Model {
+            path: path.to_path_buf(),
+            message: "the run returned no patch tokens".into(),
+        })?;
+        if tokens.shape.len() != 3 || tokens.shape[0] != 1 || tokens.shape[2] != dim {
+            return Err(Error::Model {
+                path: path.to_path_buf(),
+                message: format!(
+                    "patch tokens `{}` have shape {:?}, expected [1, patches, {dim}]",
+                    tokens.name, tokens.shape
+                ),
+            });
+        }
+        out.patches
+            .get_or_insert_with(PatchGrid::default)
+            .fill(&tokens.data, dim, path)
     }
 
     /// Embeds already preprocessed CHW images laid end to end (`batch` of them).
@@ -124,11 +342,16 @@ impl ImageEncoder {
         for chunk in images.chunks(IMAGE_BATCH) {
             let mut buf = std::mem::take(&mut self.batch_buf);
             buf.resize(len * chunk.len(), 0.0);
+            let mut result = Ok(());
             for (img, dst) in chunk.iter().zip(buf.chunks_exact_mut(len)) {
-                self.preprocessor
-                    .run_into(img.as_raw(), img.width(), img.height(), dst)?;
+                result = self
+                    .preprocessor
+                    .run_into(img.as_raw(), img.width(), img.height(), dst);
+                if result.is_err() {
+                    break;
+                }
             }
-            let result = self.embed_preprocessed(&buf, chunk.len());
+            let result = result.and_then(|()| self.embed_preprocessed(&buf, chunk.len()));
             self.batch_buf = buf;
             all.extend(&result?)?;
         }
@@ -145,25 +368,21 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Loads the package's text tower at `precision` on `backend`.
-    pub fn open(
-        package: &ModelPackage,
-        backend: &dyn Backend,
-        precision: Precision,
-    ) -> Result<Self> {
-        let context_length = package.manifest().tokenizer.context_length;
-        let input = TensorSpec {
-            name: package.manifest().text.input.clone(),
-            dtype: DType::I64,
-            shape: vec![Dim::Batch, Dim::Fixed(context_length)],
-        };
-        let tower = open_tower(package, backend, TowerKind::Text, precision, input)?;
+    /// Loads the package's text tower at `precision` on `engine`.
+    pub fn open(package: &ModelPackage, engine: &Engine, precision: Precision) -> Result<Self> {
+        let tower = open_tower(package, engine, TowerKind::Text, precision, false)?;
         Ok(Self {
             tower,
             tokenizer: Tokenizer::openai(),
-            context_length,
+            context_length: package.manifest().tokenizer.context_length,
             ids: Vec::new(),
         })
+    }
+
+    /// Waits for the SHA-256 check of the tower's file (see
+    /// [`ImageEncoder::verified`]).
+    pub fn verified(&mut self) -> Result<()> {
+        self.tower.verified()
     }
 
     /// The tokenizer this encoder uses.

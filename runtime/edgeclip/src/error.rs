@@ -1,6 +1,16 @@
 //! The library's error type: data, not strings, and always naming what failed.
+//!
+//! Every [`Error`] has an [`ErrorKind`] (as embedded-hal's errors do), so a caller
+//! can act on the class of a failure without parsing its message: an HTTP API maps
+//! kinds to status codes, a backend fallback retries on
+//! [`ErrorKind::BackendUnavailable`] but not on [`ErrorKind::ModelFile`], and the
+//! CLI prints the kind in its JSON error records. Errors of the crates below
+//! (`edgeclip-store`, `edgeclip-match`) are kept whole as sources.
 
+use std::fmt;
 use std::path::PathBuf;
+
+use edgeclip_store::StoreError;
 
 /// Everything that can go wrong in the runtime. Variants carry the file or
 /// input they are about, so a message alone tells the user what to fix.
@@ -40,7 +50,7 @@ pub enum Error {
         /// The decoder's complaint.
         message: String,
     },
-    /// An inference backend failed to load or run a model.
+    /// An inference backend failed to load or run a model it is able to run.
     #[error("backend {backend}: {message}")]
     Backend {
         /// The backend's name (`tract`, `openvino`, ...).
@@ -48,16 +58,85 @@ pub enum Error {
         /// The backend's error, with its context chain.
         message: String,
     },
+    /// A backend cannot run on this machine: its library, device or build feature
+    /// is missing. The model is not at fault; another backend may run it.
+    #[error("backend {backend} is unavailable: {reason}")]
+    BackendUnavailable {
+        /// The backend's name.
+        backend: &'static str,
+        /// Why it cannot run here.
+        reason: String,
+    },
+    /// No backend of that name is built into this binary.
+    #[error("unknown backend `{name}` (this build has: {})", known.join(", "))]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The backends this build has.
+        known: Vec<&'static str>,
+    },
+    /// Two things that must come from the same model do not (a store built by
+    /// another model or tokenizer, a reference of another package).
+    #[error("{}: {message}", path.display())]
+    ModelMismatch {
+        /// The file that belongs to another model.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
     /// An embedding store is unreadable, corrupt, or belongs to another model.
     #[error(transparent)]
-    Store(#[from] edgeclip_store::StoreError),
+    Store(#[from] StoreError),
+    /// Scoring an embedding against a label set failed (sizes disagree).
+    #[error("matching against the label set")]
+    Match(#[from] edgeclip_match::Error),
     /// A caller passed something unusable (empty label list, wrong tensor size, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }
 
-/// The library's result alias.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// The class of an [`Error`]: what went wrong, independent of the message.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller's input (image, text, label list, flag) is unusable.
+    InvalidInput,
+    /// The operating system refused a read or write.
+    Io,
+    /// A model package or one of its files is missing, corrupt or inconsistent.
+    ModelFile,
+    /// An embedding store is not a store, damaged or truncated.
+    StoreFile,
+    /// Files that must come from one model come from different ones.
+    ModelMismatch,
+    /// The backend cannot run on this machine (library, device or feature missing).
+    BackendUnavailable,
+    /// A backend that can run here failed while loading or running a model.
+    Backend,
+}
+
+impl ErrorKind {
+    /// The kind as written in JSON records (`invalid_input`, `model_file`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Io => "io",
+            ErrorKind::ModelFile => "model_file",
+            ErrorKind::StoreFile => "store_file",
+            ErrorKind::ModelMismatch => "model_mismatch",
+            ErrorKind::BackendUnavailable => "backend_unavailable",
+            ErrorKind::Backend => "backend",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl Error {
     /// An [`Error::Io`] for `path`.
@@ -66,5 +145,83 @@ impl Error {
             path: path.into(),
             error,
         }
+    }
+
+    /// What class of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Manifest { .. } | Error::Model { .. } => ErrorKind::ModelFile,
+            Error::Image { .. } | Error::InvalidInput(_) | Error::UnknownBackend { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::Backend { .. } => ErrorKind::Backend,
+            Error::BackendUnavailable { .. } => ErrorKind::BackendUnavailable,
+            Error::ModelMismatch { .. } => ErrorKind::ModelMismatch,
+            Error::Store(e) => store_kind(e),
+            Error::Match(_) => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// The kind of a store error: the file's fault, the model's, the OS's, or the
+/// caller's (rows and labels handed to the builder).
+fn store_kind(e: &StoreError) -> ErrorKind {
+    match e {
+        StoreError::Io { .. } => ErrorKind::Io,
+        StoreError::ModelMismatch { .. } => ErrorKind::ModelMismatch,
+        StoreError::BadMagic { .. }
+        | StoreError::UnsupportedVersion { .. }
+        | StoreError::Truncated { .. }
+        | StoreError::Checksum { .. }
+        | StoreError::Corrupt { .. }
+        | StoreError::DuplicateLabel { .. } => ErrorKind::StoreFile,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
+/// The library's result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn kinds_follow_the_cause() {
+        let io = Error::io("a.png", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(io.kind(), ErrorKind::Io);
+        let unavailable = Error::BackendUnavailable {
+            backend: "openvino",
+            reason: "libopenvino_c not found".into(),
+        };
+        assert_eq!(unavailable.kind(), ErrorKind::BackendUnavailable);
+        let mismatch = Error::from(StoreError::ModelMismatch {
+            path: "s.emb".into(),
+            store: "a".into(),
+            model: "b".into(),
+        });
+        assert_eq!(mismatch.kind(), ErrorKind::ModelMismatch);
+        let corrupt = Error::from(StoreError::Corrupt {
+            path: "s.emb".into(),
+            detail: "x".into(),
+        });
+        assert_eq!(corrupt.kind(), ErrorKind::StoreFile);
+        let builder = Error::from(StoreError::UnknownLabel { label: "x".into() });
+        assert_eq!(builder.kind(), ErrorKind::InvalidInput);
+        assert_eq!(ErrorKind::ModelMismatch.as_str(), "model_mismatch");
+    }
+
+    #[test]
+    fn matcher_errors_stay_sources() {
+        let e = Error::from(edgeclip_match::Error::QueryDim {
+            expected: 128,
+            got: 3,
+        });
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let source = e.source().expect("the matcher's error is the source");
+        assert!(source.downcast_ref::<edgeclip_match::Error>().is_some());
+        assert!(source.to_string().contains("128"));
     }
 }

@@ -108,17 +108,19 @@ fn decode_sha256(hex_digest: &str, package: &ModelPackage) -> Result<[u8; 32]> {
 pub fn text_precision(store: &Store, package: &ModelPackage) -> Result<Precision> {
     check_model(store, package)?;
     let wanted = store.fingerprint().text_sha256;
-    for (precision, file) in &package.tower(TowerKind::Text).files {
+    for file in &package.tower(TowerKind::Text).files {
         if decode_sha256(&file.sha256, package)? == wanted {
-            return Ok(*precision);
+            return Ok(file.precision);
         }
     }
     // check_model accepted the hash, so a file matched; an error all the same, not a panic.
-    Err(Error::InvalidInput(format!(
-        "{}: no text file of {} built this store",
-        store.path().display(),
-        package.manifest().name
-    )))
+    Err(Error::ModelMismatch {
+        path: store.path().to_owned(),
+        message: format!(
+            "no text file of {} built this store",
+            package.manifest().name
+        ),
+    })
 }
 
 /// Refuses a store that `package` did not build (another model, or another version
@@ -127,17 +129,19 @@ pub fn check_model(store: &Store, package: &ModelPackage) -> Result<()> {
     let hashes = package
         .tower(TowerKind::Text)
         .files
-        .values()
+        .iter()
         .map(|f| decode_sha256(&f.sha256, package))
         .collect::<Result<Vec<_>>>()?;
     store.check_model(&package.manifest().name, &hashes)?;
     let tokenizer = tokenizer_id(package);
     if store.fingerprint().tokenizer != tokenizer {
-        return Err(Error::InvalidInput(format!(
-            "{}: built with tokenizer {}, the model uses {tokenizer}",
-            store.path().display(),
-            store.fingerprint().tokenizer
-        )));
+        return Err(Error::ModelMismatch {
+            path: store.path().to_owned(),
+            message: format!(
+                "built with tokenizer {}, the model uses {tokenizer}; rebuild the store with this model",
+                store.fingerprint().tokenizer
+            ),
+        });
     }
     Ok(())
 }

@@ -24,4 +24,4 @@ pub mod prompts;
 pub mod tokenizer;
 pub mod verify;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

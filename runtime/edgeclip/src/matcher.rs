@@ -8,6 +8,7 @@
 use edgeclip_match::Matcher;
 use edgeclip_store::{Rows, Store};
 
+pub use edgeclip_match::kernel::dot_f32 as dot;
 pub use edgeclip_match::{Match, Tag, Tags, Thresholds};
 
 use crate::embedding::Embeddings;
@@ -109,10 +110,7 @@ impl LabelSet {
     /// (`k` is capped at [`MAX_TOP_K`]).
     pub fn top_k(&mut self, image: &[f32], k: usize) -> Result<heapless::Vec<Match, MAX_TOP_K>> {
         let rows = rows(&self.source);
-        let mut best = self
-            .matcher
-            .top_k::<MAX_TOP_K>(rows, image)
-            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let mut best = self.matcher.top_k::<MAX_TOP_K>(rows, image)?;
         best.truncate(k);
         Ok(best)
     }
@@ -125,9 +123,7 @@ impl LabelSet {
             default: default_threshold,
             per_label: &self.thresholds,
         };
-        self.matcher
-            .tags::<MAX_TAGS>(rows, image, &thresholds)
-            .map_err(|e| Error::InvalidInput(e.to_string()))
+        Ok(self.matcher.tags::<MAX_TAGS>(rows, image, &thresholds)?)
     }
 }
 

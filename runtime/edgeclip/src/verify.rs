@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{Backend, DType, Dim, Input, ModelSpec, TensorSpec};
+use crate::backend::{DType, Engine, Input, ModelSpec, Outputs};
 use crate::model::{ModelPackage, Precision, TowerKind};
 use crate::{Error, Result};
 
@@ -99,13 +99,14 @@ impl Reference {
     pub fn check(
         &self,
         package: &ModelPackage,
-        backend: &dyn Backend,
+        engine: &Engine,
         precision: Precision,
     ) -> Result<Vec<Agreement>> {
         let mut agreements = Vec::new();
         for kind in [TowerKind::Image, TowerKind::Text] {
-            let (spec, batch, outputs) = self.run_tower(package, backend, kind, precision)?;
-            for (name, data) in spec.outputs.iter().zip(outputs) {
+            let (spec, batch, outputs) = self.run_tower(package, engine, kind, precision)?;
+            for (name, output) in spec.outputs.iter().zip(outputs.iter()) {
+                let data = &output.data;
                 // Pooled embeddings are keyed by tower, other outputs by their own name.
                 let key = if name == &package.tower(kind).embedding {
                     format!("{}.{precision}", kind.name())
@@ -133,7 +134,7 @@ impl Reference {
                     (Precision::Int8, false) => INT8_FLOOR,
                     (Precision::Int8, true) => INT8_PATCH_FLOOR,
                 };
-                agreements.push(agreement(key, &data, &expected, width, floor));
+                agreements.push(agreement(key, data, &expected, width, floor));
             }
         }
         Ok(agreements)
@@ -142,32 +143,15 @@ impl Reference {
     fn run_tower(
         &self,
         package: &ModelPackage,
-        backend: &dyn Backend,
+        engine: &Engine,
         kind: TowerKind,
         precision: Precision,
-    ) -> Result<(ModelSpec, usize, Vec<Vec<f32>>)> {
-        let manifest = package.manifest();
-        let tower = package.tower(kind);
-        let mut outputs = vec![tower.embedding.clone()];
-        let (input, entry, dtype, shape) = match kind {
-            TowerKind::Image => {
-                outputs.extend(manifest.image.patch_tokens.clone());
-                let s = manifest.preprocess.image_size as usize;
-                let shape = vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(s), Dim::Fixed(s)];
-                (&tower.input, &self.index.images, DType::F32, shape)
-            }
-            TowerKind::Text => {
-                let shape = vec![Dim::Batch, Dim::Fixed(manifest.tokenizer.context_length)];
-                (&tower.input, &self.index.tokens, DType::I64, shape)
-            }
-        };
-        let spec = ModelSpec {
-            input: TensorSpec {
-                name: input.clone(),
-                dtype,
-                shape,
-            },
-            outputs,
+    ) -> Result<(ModelSpec, usize, Outputs)> {
+        let dense = kind == TowerKind::Image && package.tower(kind).patch_tokens.is_some();
+        let spec = package.tower_spec(kind, dense)?;
+        let entry = match kind {
+            TowerKind::Image => &self.index.images,
+            TowerKind::Text => &self.index.tokens,
         };
         let batch = *entry.shape.first().unwrap_or(&0);
         if entry.shape != spec.input.concrete(batch) {
@@ -180,18 +164,24 @@ impl Reference {
                 ),
             });
         }
-        let mut session = backend.load(&package.verified_path(kind, precision)?, &spec)?;
-        let result = match dtype {
+        // The check is of the file this engine's backend would run.
+        let target = crate::model::FileTarget {
+            backend: engine.name(),
+            soc: None,
+        };
+        let file = package.verify(package.select_file(kind, precision, target)?)?;
+        let mut session = engine.load(&file, &spec)?;
+        let mut outputs = Outputs::new();
+        match spec.input.dtype {
             DType::F32 => {
                 let data = self.read_f32(entry)?;
-                session.run(Input::F32(&data), batch)?
+                session.run(Input::F32(&data), batch, &mut outputs)?;
             }
             DType::I64 => {
                 let data = self.read_i64(entry)?;
-                session.run(Input::I64(&data), batch)?
+                session.run(Input::I64(&data), batch, &mut outputs)?;
             }
-        };
-        let outputs = result.into_iter().map(|o| o.data).collect();
+        }
         Ok((spec, batch, outputs))
     }
 

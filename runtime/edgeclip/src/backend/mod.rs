@@ -1,13 +1,21 @@
 //! Inference backends: one small trait, one implementation per engine.
 //!
-//! A [`Backend`] loads a model file into a [`Session`]; a session describes its
-//! input and output tensors and runs one batch at a time. tract is the default
-//! (pure Rust, every target); NPU delegates implement the same two traits and
-//! fall back to tract when their library or device is missing.
+//! A [`Backend`] loads a model file into a [`Session`] with [`LoadOptions`]
+//! (threads, device, cache directory, precision hint); a session describes its
+//! input and output tensors and runs one batch at a time into caller-owned
+//! [`Outputs`], so a camera loop reuses the same memory frame after frame.
+//! Backends are found by name in a [`Registry`], which also says why one cannot
+//! run here ([`Backend::check`]) and picks the first that can from an order, the
+//! way tract's runtimes fall back. tract is the default (pure Rust, every target);
+//! NPU delegates implement the same traits behind cargo features.
 
+mod registry;
 pub mod tract;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use registry::{BackendStatus, Registry, AUTO};
 
 use crate::Result;
 
@@ -86,7 +94,7 @@ impl Input<'_> {
 }
 
 /// One output tensor of a run, as f32.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     /// The output's name in the model file.
     pub name: String,
@@ -94,6 +102,62 @@ pub struct Output {
     pub shape: Vec<usize>,
     /// Its data, row-major.
     pub data: Vec<f32>,
+}
+
+/// The outputs of a run, owned by the caller and reused: a session resizes the
+/// buffers in place, so after the first run of a shape nothing is allocated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs {
+    tensors: Vec<Output>,
+    len: usize,
+}
+
+impl Outputs {
+    /// No outputs yet; the first run sizes them.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of outputs the last run produced.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first run.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Output `i` of the last run.
+    pub fn get(&self, i: usize) -> Option<&Output> {
+        self.tensors[..self.len].get(i)
+    }
+
+    /// The outputs of the last run, in the session's order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &Output> {
+        self.tensors[..self.len].iter()
+    }
+
+    /// For sessions: starts a run that will fill `count` outputs.
+    pub fn begin(&mut self, count: usize) {
+        if self.tensors.len() < count {
+            self.tensors.resize_with(count, Output::default);
+        }
+        self.len = count;
+    }
+
+    /// For sessions: output `i`, named `name`, resized to `shape`; returns its data
+    /// to fill. Reuses the buffer's memory when it is large enough.
+    pub fn slot(&mut self, i: usize, name: &str, shape: &[usize]) -> &mut [f32] {
+        let out = &mut self.tensors[i];
+        if out.name != name {
+            name.clone_into(&mut out.name);
+        }
+        out.shape.clear();
+        out.shape.extend_from_slice(shape);
+        out.data.resize(shape.iter().product(), 0.0);
+        &mut out.data
+    }
 }
 
 /// What a model file is expected to take in (checked at load).
@@ -105,22 +169,128 @@ pub struct ModelSpec {
     pub outputs: Vec<String>,
 }
 
+/// How far a backend may move away from the file's own arithmetic for speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrecisionHint {
+    /// Compute in the file's precision (f32 stays f32): results comparable with
+    /// onnxruntime's. The default.
+    #[default]
+    Exact,
+    /// Allow reduced-precision arithmetic the engine offers (bf16 or fp16 on CPUs
+    /// and NPUs that have it), trading accuracy for speed.
+    Fast,
+}
+
+/// Options every backend accepts when loading a model; a backend ignores what it
+/// has no use for (tract has no device and no compiled-model cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Inference threads (at least 1).
+    pub threads: usize,
+    /// Device to run on, in the backend's own words (`CPU`, `GPU`, `NPU`, `AUTO`
+    /// for OpenVINO; a core mask for RKNN); `None` for the backend's default.
+    pub device: Option<String>,
+    /// Where a backend may keep compiled models between runs.
+    pub cache_dir: Option<PathBuf>,
+    /// How exact the arithmetic must be.
+    pub precision_hint: PrecisionHint,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            threads: 1,
+            device: None,
+            cache_dir: None,
+            precision_hint: PrecisionHint::Exact,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Default options with `threads` threads.
+    pub fn with_threads(threads: usize) -> Self {
+        Self {
+            threads: threads.max(1),
+            ..Self::default()
+        }
+    }
+}
+
 /// An inference engine that can load model files.
 pub trait Backend: Send + Sync {
-    /// Short name (`tract`, `openvino`, `rknn`).
+    /// Short name (`tract`, `openvino`, `rknn`), as `--backend` and model
+    /// manifests spell it.
     fn name(&self) -> &'static str;
-    /// Whether this backend can run on this machine (library and device present).
+    /// Whether this backend can run on this machine; the error
+    /// ([`crate::ErrorKind::BackendUnavailable`]) says what is missing.
     fn check(&self) -> Result<()>;
     /// Loads `path`, verifying it matches `spec`.
-    fn load(&self, path: &Path, spec: &ModelSpec) -> Result<Box<dyn Session>>;
+    fn load(
+        &self,
+        path: &Path,
+        spec: &ModelSpec,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>>;
 }
 
 /// A loaded model, ready to run batches.
 pub trait Session: Send {
     /// The model's input.
     fn input(&self) -> &TensorSpec;
-    /// Names of the outputs [`Session::run`] returns, in order.
+    /// Names of the outputs [`Session::run`] fills, in order.
     fn outputs(&self) -> &[String];
-    /// Runs one batch of `batch` items.
-    fn run(&mut self, input: Input<'_>, batch: usize) -> Result<Vec<Output>>;
+    /// Runs one batch of `batch` items into `outputs` (resized in place).
+    fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()>;
+}
+
+/// A backend and the options its models load with: what encoders are opened on.
+#[derive(Clone)]
+pub struct Engine {
+    backend: Arc<dyn Backend>,
+    options: LoadOptions,
+}
+
+impl Engine {
+    /// `backend` loading with `options`.
+    pub fn new(backend: Arc<dyn Backend>, options: LoadOptions) -> Self {
+        Self { backend, options }
+    }
+
+    /// tract with `threads` threads and default options: available everywhere.
+    pub fn tract(threads: usize) -> Self {
+        Self::new(
+            Arc::new(tract::TractBackend),
+            LoadOptions::with_threads(threads),
+        )
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// The backend's name.
+    pub fn name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The load options.
+    pub fn options(&self) -> &LoadOptions {
+        &self.options
+    }
+
+    /// Loads `path` with this engine's options.
+    pub fn load(&self, path: &Path, spec: &ModelSpec) -> Result<Box<dyn Session>> {
+        self.backend.load(path, spec, &self.options)
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("backend", &self.backend.name())
+            .field("options", &self.options)
+            .finish()
+    }
 }

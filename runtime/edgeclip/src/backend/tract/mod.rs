@@ -2,7 +2,11 @@
 //!
 //! tract optimizes a graph for concrete shapes: a fixed batch gives a smaller,
 //! faster plan than a symbolic one. A [`TractSession`] therefore keeps the
-//! parsed model and builds (then caches) one optimized plan per batch size.
+//! parsed model and builds (then caches) one optimized plan per batch size,
+//! each with its run state and its input tensor, which later runs of that size
+//! reuse: the input is copied into the same memory, and outputs are copied into
+//! the caller's [`Outputs`]. What tract allocates inside a run (intermediate
+//! tensors) is the engine's; nothing else is allocated per run after the first.
 
 mod fold;
 
@@ -14,7 +18,7 @@ use tract_onnx::prelude::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::{Backend, DType, Dim, Input, ModelSpec, Output, Session, TensorSpec};
+use super::{Backend, DType, Dim, Input, LoadOptions, ModelSpec, Outputs, Session, TensorSpec};
 use crate::{Error, Result};
 
 const NAME: &str = "tract";
@@ -24,26 +28,10 @@ const MAX_PLANS: usize = 4;
 
 type Plan = Arc<TypedRunnableModel>;
 
-/// The tract backend. `threads` > 1 runs matrix products on a thread pool.
-#[derive(Debug, Clone)]
-pub struct TractBackend {
-    threads: usize,
-}
-
-impl TractBackend {
-    /// A backend using `threads` threads (at least 1).
-    pub fn new(threads: usize) -> Self {
-        Self {
-            threads: threads.max(1),
-        }
-    }
-}
-
-impl Default for TractBackend {
-    fn default() -> Self {
-        Self::new(1)
-    }
-}
+/// The tract backend: pure Rust, always available. [`LoadOptions::threads`] > 1
+/// runs matrix products on a thread pool; it has no devices and no cache.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TractBackend;
 
 impl Backend for TractBackend {
     fn name(&self) -> &'static str {
@@ -54,7 +42,15 @@ impl Backend for TractBackend {
         Ok(())
     }
 
-    fn load(&self, path: &Path, spec: &ModelSpec) -> Result<Box<dyn Session>> {
+    fn load(
+        &self,
+        path: &Path,
+        spec: &ModelSpec,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>> {
+        if let Some(device) = &options.device {
+            log::warn!("tract runs on the CPU only; ignoring device {device}");
+        }
         let started = std::time::Instant::now();
         let model = tract_onnx::onnx()
             .with_ignore_value_info(true)
@@ -65,7 +61,7 @@ impl Backend for TractBackend {
             })?;
         log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
-        let executor = (self.threads > 1).then(|| Executor::multithread(self.threads));
+        let executor = (options.threads > 1).then(|| Executor::multithread(options.threads));
         Ok(Box::new(TractSession {
             path: path.to_owned(),
             model,
@@ -166,21 +162,39 @@ impl<'a> Phases<'a> {
     }
 }
 
+/// One batch size's optimized plan with what its runs reuse.
+struct Prepared {
+    state: TypedSimpleState,
+    /// The input tensor, shared with tract only during a run: between runs this
+    /// is its sole owner, so the next input is copied into the same memory.
+    input: Arc<Tensor>,
+}
+
 /// A tract model with one optimized plan per batch size seen.
 pub struct TractSession {
     path: PathBuf,
     model: InferenceModel,
     spec: ModelSpec,
     executor: Option<Executor>,
-    plans: HashMap<usize, Plan>,
+    plans: HashMap<usize, Prepared>,
     order: Vec<usize>,
 }
 
 impl TractSession {
-    fn plan(&mut self, batch: usize) -> Result<Plan> {
-        if let Some(plan) = self.plans.get(&batch) {
-            return Ok(plan.clone());
+    fn prepared(&mut self, batch: usize) -> Result<&mut Prepared> {
+        if !self.plans.contains_key(&batch) {
+            let prepared = self.prepare(batch)?;
+            if self.order.len() == MAX_PLANS {
+                let oldest = self.order.remove(0);
+                self.plans.remove(&oldest);
+            }
+            self.order.push(batch);
+            self.plans.insert(batch, prepared);
         }
+        Ok(self.plans.get_mut(&batch).expect("inserted above"))
+    }
+
+    fn prepare(&self, batch: usize) -> Result<Prepared> {
         let started = std::time::Instant::now();
         let plan = self.build_plan(batch).map_err(|e| Error::Model {
             path: self.path.clone(),
@@ -191,13 +205,17 @@ impl TractSession {
             self.path.display(),
             started.elapsed()
         );
-        if self.order.len() == MAX_PLANS {
-            let oldest = self.order.remove(0);
-            self.plans.remove(&oldest);
+        let state = plan.spawn().map_err(|e| self.backend_error(e))?;
+        let shape = self.spec.input.concrete(batch);
+        let input = match self.spec.input.dtype {
+            DType::F32 => Tensor::zero::<f32>(&shape),
+            DType::I64 => Tensor::zero::<i64>(&shape),
         }
-        self.order.push(batch);
-        self.plans.insert(batch, plan.clone());
-        Ok(plan)
+        .map_err(|e| self.backend_error(e))?;
+        Ok(Prepared {
+            state,
+            input: Arc::new(input),
+        })
     }
 
     fn build_plan(&self, batch: usize) -> TractResult<Plan> {
@@ -245,7 +263,7 @@ impl Session for TractSession {
         &self.spec.outputs
     }
 
-    fn run(&mut self, input: Input<'_>, batch: usize) -> Result<Vec<Output>> {
+    fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
         let shape = self.spec.input.concrete(batch);
         let expected: usize = shape.iter().product();
         if batch == 0 || input.len() != expected || input.dtype() != self.spec.input.dtype {
@@ -258,42 +276,55 @@ impl Session for TractSession {
                 input.dtype()
             )));
         }
-        let tensor = match input {
-            Input::F32(d) => Tensor::from_shape(&shape, d),
-            Input::I64(d) => Tensor::from_shape(&shape, d),
+        self.prepared(batch)?;
+        let prepared = self.plans.get_mut(&batch).expect("prepared above");
+        let values = run_prepared(prepared, input).map_err(|e| backend_error(&self.path, e))?;
+        outputs.begin(self.spec.outputs.len());
+        for (i, (name, value)) in self.spec.outputs.iter().zip(values).enumerate() {
+            let copied = copy_output(&value, outputs.slot(i, name, value.shape()));
+            copied.map_err(|e| backend_error(&self.path, e))?;
         }
-        .map_err(|e| self.backend_error(e))?;
-        let plan = self.plan(batch)?;
-        let outputs = plan
-            .run(tvec!(tensor.into()))
-            .map_err(|e| self.backend_error(e))?;
-        self.spec
-            .outputs
-            .iter()
-            .zip(outputs)
-            .map(|(name, value)| {
-                let value = value.cast_to::<f32>().map_err(|e| self.backend_error(e))?;
-                let data = value
-                    .to_plain_array_view::<f32>()
-                    .map_err(|e| self.backend_error(e))?
-                    .iter()
-                    .copied()
-                    .collect();
-                Ok(Output {
-                    name: name.clone(),
-                    shape: value.shape().to_vec(),
-                    data,
-                })
-            })
-            .collect()
+        Ok(())
+    }
+}
+
+/// Copies `input` into the prepared input tensor and runs the plan.
+fn run_prepared(prepared: &mut Prepared, input: Input<'_>) -> TractResult<TVec<TValue>> {
+    // Sole owner between runs, unless a plan kept a reference: then start afresh.
+    if Arc::get_mut(&mut prepared.input).is_none() {
+        log::debug!("tract kept the input tensor; allocating a new one");
+        prepared.input = Arc::new(prepared.input.as_ref().clone());
+    }
+    let tensor = Arc::get_mut(&mut prepared.input).expect("sole owner");
+    let mut plain = tensor.try_as_plain_ram_mut()?;
+    match input {
+        Input::F32(d) => plain.as_slice_mut::<f32>()?.copy_from_slice(d),
+        Input::I64(d) => plain.as_slice_mut::<i64>()?.copy_from_slice(d),
+    }
+    let value = TValue::from_const(prepared.input.clone());
+    prepared.state.run(tvec!(value))
+}
+
+/// Copies one output into its buffer (`dst` already has the output's size).
+fn copy_output(value: &TValue, dst: &mut [f32]) -> TractResult<()> {
+    if value.datum_type() == f32::datum_type() {
+        dst.copy_from_slice(value.try_as_plain_ram()?.as_slice::<f32>()?);
+    } else {
+        let cast = value.cast_to::<f32>()?;
+        dst.copy_from_slice(cast.try_as_plain_ram()?.as_slice::<f32>()?);
+    }
+    Ok(())
+}
+
+fn backend_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: NAME,
+        message: format!("{}: {e:#}", path.display()),
     }
 }
 
 impl TractSession {
     fn backend_error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Backend {
-            backend: NAME,
-            message: format!("{}: {e:#}", self.path.display()),
-        }
+        backend_error(&self.path, e)
     }
 }
