@@ -181,6 +181,8 @@ fn info_verifies_every_file() {
     let out = edgeclip().args(["info", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["type"], "model_info");
+    let v = &v["data"];
     assert_eq!(v["name"], "edgeclip-tiny");
     let files = v["files"].as_array().unwrap();
     assert_eq!(files.len(), 4);
@@ -222,15 +224,29 @@ fn assert_clean_failure(out: &Output, needles: &[&str]) {
 }
 
 #[test]
-fn wrong_sha256_is_refused() {
+fn a_corrupt_model_file_is_refused() {
     let pkg = package_copy();
     let file = pkg.path().join("image.int8.onnx");
     let mut bytes = std::fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(&file, bytes).unwrap();
+    // Loading checks the manifest's XXH3-64 (fast); `info` its SHA-256.
     let out = classify_with(pkg.path(), &["--precision", "int8"]);
-    assert_clean_failure(&out, &["image.int8.onnx", "SHA-256 mismatch"]);
+    assert_clean_failure(&out, &["image.int8.onnx", "XXH3-64 mismatch"]);
+    let out = std::process::Command::new(edgeclip_bin())
+        .arg("--model")
+        .arg(pkg.path())
+        .arg("info")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("image.int8.onnx"))
+        .unwrap();
+    assert!(line.contains("SHA-256 mismatch"), "{text}");
 }
 
 #[test]
@@ -241,11 +257,11 @@ fn truncated_onnx_is_refused_even_with_a_matching_hash() {
     std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
     // Re-sign the manifest so the hash check passes and the parser must catch it.
     let manifest = pkg.path().join("model.toml");
-    let old = edgeclip::model::sha256_file(&default_model().join("image.fp32.onnx")).unwrap();
-    let new = edgeclip::model::sha256_file(&file).unwrap();
-    let text = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .replace(&old, &new);
+    let original = default_model().join("image.fp32.onnx");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    for digest in [edgeclip::model::sha256_file, edgeclip::model::xxh3_file] {
+        text = text.replace(&digest(&original).unwrap(), &digest(&file).unwrap());
+    }
     std::fs::write(&manifest, text).unwrap();
     let out = classify_with(pkg.path(), &[]);
     assert_clean_failure(&out, &["image.fp32.onnx", "not a loadable ONNX model"]);

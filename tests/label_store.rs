@@ -142,6 +142,8 @@ fn add_remove_list_and_info() {
         .output()
         .unwrap());
     let info: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(info["type"], "store_info");
+    let info = &info["data"];
     assert_eq!(info["labels"], 4);
     assert_eq!(info["dtype"], "int8");
     assert_eq!(info["dim"], 128);

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use edgeclip::backend::{Engine, Outputs};
 use edgeclip::backend::{DType, Dim, Input, ModelSpec, TensorSpec};
+use edgeclip::backend::{Engine, Outputs};
 use edgeclip_e2e::{cosine, read_f32, root};
 
 fn slice_dir() -> PathBuf {

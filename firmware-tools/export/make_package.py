@@ -16,17 +16,27 @@ import json
 import shutil
 from pathlib import Path
 
+import xxhash
+
 from quantize import FORM, quantize
 
 FORMAT, FORMAT_VERSION = "edgeclip-model", 2
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def digest(path: Path, h) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256(path: Path) -> str:
+    return digest(path, hashlib.sha256())
+
+
+def xxh3(path: Path) -> str:
+    """XXH3-64, checked at every load (SHA-256 stays the digest of record)."""
+    return digest(path, xxhash.xxh3_64())
 
 
 def toml_value(v) -> str:
@@ -73,6 +83,7 @@ def write_manifest(out: Path, name: str, family: str, description: str, info: di
                 f'precision = "{precision}"',
                 f'path = "{f.name}"',
                 f'sha256 = "{sha256(f)}"',
+                f'xxh3 = "{xxh3(f)}"',
                 f'form = "{form}"',
             ]
     (out / "model.toml").write_text("\n".join(lines) + "\n")

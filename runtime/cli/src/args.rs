@@ -18,12 +18,31 @@ pub struct Cli {
     /// Inference threads.
     #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
+    /// Output format: human text, or JSON Lines records (runtime/cli/WIRE.md).
+    #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Same as `--format json`.
+    #[arg(long, global = true, conflicts_with = "format")]
+    pub json: bool,
+    /// Inference backend by name (`edgeclip backends` lists them); `auto` takes the
+    /// first that can run on this machine.
+    #[arg(long, global = true, default_value = "auto", value_name = "NAME")]
+    pub backend: String,
     /// Log more (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Human-readable text.
+    Text,
+    /// JSON Lines: one `{"type", "data"}` record per line.
+    Json,
 }
 
 /// `--precision` values.
@@ -42,7 +61,7 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Print L2-normalized embeddings of images or texts.
     Embed(EmbedArgs),
-    /// Print the 77 token ids of a text.
+    /// Print the token ids of a text (the model's context length of them).
     Tokenize(TokenizeArgs),
     /// Describe a model package and verify its files.
     Info(InfoArgs),
@@ -52,6 +71,8 @@ pub enum Command {
     /// Build and edit label embedding stores (`.emb`).
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// List the inference backends of this build and whether each can run here.
+    Backends,
 }
 
 /// `edgeclip labels ...`.
@@ -131,9 +152,6 @@ pub struct StoreArgs {
     /// The store.
     #[arg(value_name = "FILE.emb")]
     pub store: PathBuf,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `edgeclip classify`.
@@ -174,9 +192,6 @@ pub struct ClassifyArgs {
         allow_negative_numbers = true
     )]
     pub bias: f32,
-    /// JSON Lines output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `edgeclip embed`.
@@ -188,9 +203,6 @@ pub struct EmbedArgs {
     /// Image files, or texts.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// JSON Lines output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `edgeclip embed` input kinds.
@@ -208,9 +220,6 @@ pub struct TokenizeArgs {
     /// Texts to tokenize.
     #[arg(required = true, value_name = "TEXT")]
     pub texts: Vec<String>,
-    /// JSON Lines output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `edgeclip info`.
@@ -219,9 +228,6 @@ pub struct InfoArgs {
     /// Model package directory (overrides --model).
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// JSON output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `edgeclip check`.
@@ -230,9 +236,6 @@ pub struct CheckArgs {
     /// Reference folder (default: the package's `reference/`).
     #[arg(long, value_name = "DIR")]
     pub reference: Option<PathBuf>,
-    /// JSON Lines output.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[cfg(test)]
@@ -354,11 +357,12 @@ mod tests {
     #[test]
     fn check_takes_a_reference_folder() {
         let cli = parse(&["check", "--reference", "r", "--precision", "int8"]).unwrap();
+        assert!(!cli.json);
+        assert_eq!(cli.format, FormatArg::Text);
         let Command::Check(c) = cli.command else {
             panic!("not check")
         };
         assert_eq!(c.reference, Some(PathBuf::from("r")));
-        assert!(!c.json);
         assert!(parse(&["check", "extra"]).is_err());
     }
 
@@ -367,5 +371,40 @@ mod tests {
         assert!(parse(&["embed", "image", "a.png", "--json"]).is_ok());
         assert!(parse(&["embed", "text", "a red circle"]).is_ok());
         assert!(parse(&["embed", "audio", "x"]).is_err());
+    }
+
+    #[test]
+    fn format_is_global_and_json_is_its_alias() {
+        let cli = parse(&["tokenize", "hi"]).unwrap();
+        assert_eq!((cli.format, cli.json), (FormatArg::Text, false));
+        let cli = parse(&["--format", "json", "tokenize", "hi"]).unwrap();
+        assert_eq!(cli.format, FormatArg::Json);
+        let cli = parse(&["labels", "info", "s.emb", "--format", "json"]).unwrap();
+        assert_eq!(cli.format, FormatArg::Json);
+        // The old per-command spelling still parses, anywhere on the line.
+        let cli = parse(&["labels", "list", "s.emb", "--json"]).unwrap();
+        assert!(cli.json);
+        let cli = parse(&["--json", "info"]).unwrap();
+        assert!(cli.json);
+        assert!(parse(&["info", "--format", "yaml"]).is_err());
+        assert!(parse(&["info", "--json", "--format", "text"]).is_err());
+    }
+
+    #[test]
+    fn backend_is_global_and_defaults_to_auto() {
+        assert_eq!(parse(&["info"]).unwrap().backend, "auto");
+        let cli = parse(&["classify", "a.png", "--labels", "a", "--backend", "tract"]).unwrap();
+        assert_eq!(cli.backend, "tract");
+        let cli = parse(&["--backend", "openvino", "check"]).unwrap();
+        assert_eq!(cli.backend, "openvino");
+        assert!(parse(&["check", "--backend"]).is_err(), "needs a name");
+    }
+
+    #[test]
+    fn backends_subcommand() {
+        let cli = parse(&["backends", "--json"]).unwrap();
+        assert!(matches!(cli.command, Command::Backends));
+        assert!(cli.json);
+        assert!(parse(&["backends", "extra"]).is_err());
     }
 }

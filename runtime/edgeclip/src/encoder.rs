@@ -13,7 +13,7 @@ use image::RgbImage;
 
 use crate::backend::{Engine, Input, Outputs, Session};
 use crate::embedding::{self, Embeddings};
-use crate::model::{FileTarget, ModelPackage, PendingVerification, Precision, TowerKind};
+use crate::model::{FileTarget, ModelPackage, Precision, TowerKind};
 use crate::preprocess::Preprocessor;
 use crate::tokenizer::Tokenizer;
 
@@ -24,47 +24,12 @@ const IMAGE_BATCH: usize = 8;
 /// Texts per backend run when embedding many (label sets).
 const TEXT_BATCH: usize = 32;
 
-/// A loaded tower: its session and output buffers, the file it came from, and
-/// where that file's SHA-256 check stands.
+/// A loaded tower: its session and output buffers, and the file it came from.
 struct Tower {
     session: Box<dyn Session>,
     outputs: Outputs,
     path: PathBuf,
     dim: usize,
-    integrity: Integrity,
-}
-
-/// The SHA-256 check of a tower's file, which runs while the file loads.
-enum Integrity {
-    /// Still hashing (or not yet asked for).
-    Pending(PendingVerification),
-    /// The file is the one the manifest names.
-    Verified,
-    /// The file failed; every later run is refused with this message.
-    Refused(String),
-}
-
-impl Integrity {
-    /// Waits for a pending check; errors while the file is refused.
-    fn confirm(&mut self, path: &std::path::Path) -> Result<()> {
-        match std::mem::replace(self, Integrity::Verified) {
-            Integrity::Pending(pending) => pending.wait().inspect_err(|e| {
-                *self = Integrity::Refused(match e {
-                    Error::Model { message, .. } => message.clone(),
-                    other => other.to_string(),
-                });
-            }),
-            Integrity::Verified => Ok(()),
-            Integrity::Refused(message) => {
-                let err = Error::Model {
-                    path: path.to_owned(),
-                    message: message.clone(),
-                };
-                *self = Integrity::Refused(message);
-                Err(err)
-            }
-        }
-    }
 }
 
 fn open_tower(
@@ -80,8 +45,7 @@ fn open_tower(
     };
     let entry = package.select_file(kind, precision, target)?;
     let spec = package.tower_spec(kind, dense)?;
-    let verification = package.verify_in_background(entry)?;
-    let path = package.path_of(entry);
+    let path = package.check_for_load(entry)?;
     log::info!(
         "loading {} ({}, {}) with {}",
         path.display(),
@@ -95,22 +59,13 @@ fn open_tower(
         outputs: Outputs::new(),
         path,
         dim: package.manifest().embed_dim,
-        integrity: Integrity::Pending(verification),
     })
 }
 
 impl Tower {
-    /// Blocks until the file's SHA-256 has been checked.
-    fn verified(&mut self) -> Result<()> {
-        self.integrity.confirm(&self.path)
-    }
-
-    /// Runs one batch and checks the pooled embedding is `[batch, dim]`; no result
-    /// leaves before the file's SHA-256 has been confirmed.
+    /// Runs one batch and checks the pooled embedding is `[batch, dim]`.
     fn run(&mut self, input: Input<'_>, batch: usize) -> Result<()> {
-        let ran = self.session.run(input, batch, &mut self.outputs);
-        self.integrity.confirm(&self.path)?;
-        ran?;
+        self.session.run(input, batch, &mut self.outputs)?;
         let out = self.outputs.get(0).ok_or_else(|| Error::Model {
             path: self.path.to_path_buf(),
             message: "the run returned no output".into(),
@@ -263,13 +218,6 @@ impl ImageEncoder {
         })
     }
 
-    /// Waits for the SHA-256 check of the tower's file, which otherwise completes
-    /// before the first result is returned; for callers that want a bad file
-    /// reported at start-up rather than at the first frame.
-    pub fn verified(&mut self) -> Result<()> {
-        self.tower.verified()
-    }
-
     /// Values in one preprocessed image (3 × size × size).
     pub fn input_len(&self) -> usize {
         let s = self.preprocessor.config().image_size as usize;
@@ -377,12 +325,6 @@ impl TextEncoder {
             context_length: package.manifest().tokenizer.context_length,
             ids: Vec::new(),
         })
-    }
-
-    /// Waits for the SHA-256 check of the tower's file (see
-    /// [`ImageEncoder::verified`]).
-    pub fn verified(&mut self) -> Result<()> {
-        self.tower.verified()
     }
 
     /// The tokenizer this encoder uses.

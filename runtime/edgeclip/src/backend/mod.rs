@@ -49,6 +49,17 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
+    /// Number of elements for `batch` items (no allocation: runs call it per frame).
+    pub fn len(&self, batch: usize) -> usize {
+        self.shape
+            .iter()
+            .map(|d| match d {
+                Dim::Batch => batch,
+                Dim::Fixed(n) => *n,
+            })
+            .product()
+    }
+
     /// The shape with the batch dimension set to `batch`.
     pub fn concrete(&self, batch: usize) -> Vec<usize> {
         self.shape

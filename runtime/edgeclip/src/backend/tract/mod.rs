@@ -48,28 +48,51 @@ impl Backend for TractBackend {
         spec: &ModelSpec,
         options: &LoadOptions,
     ) -> Result<Box<dyn Session>> {
+        Ok(Box::new(self.open(path, spec, options)?))
+    }
+}
+
+impl TractBackend {
+    /// [`Backend::load`] without the box: the concrete session, whose tract plans
+    /// benches and tests can reach ([`TractSession::plan`]).
+    pub fn open(
+        &self,
+        path: &Path,
+        spec: &ModelSpec,
+        options: &LoadOptions,
+    ) -> Result<TractSession> {
         if let Some(device) = &options.device {
             log::warn!("tract runs on the CPU only; ignoring device {device}");
         }
         let started = std::time::Instant::now();
-        let model = tract_onnx::onnx()
-            .with_ignore_value_info(true)
-            .model_for_path(path)
-            .map_err(|e| Error::Model {
-                path: path.to_owned(),
-                message: format!("not a loadable ONNX model: {e:#}"),
-            })?;
+        let not_loadable = |why: String| Error::Model {
+            path: path.to_owned(),
+            message: format!("not a loadable ONNX model: {why}"),
+        };
+        // tract's ONNX reader panics on some malformed graphs (a node naming an
+        // input that does not exist). Files are checked against their manifest
+        // digest first, so only a file that was re-signed gets here; where panics
+        // unwind (not the device build) it is still reported, not a crash.
+        let parsed = std::panic::catch_unwind(|| {
+            tract_onnx::onnx()
+                .with_ignore_value_info(true)
+                .model_for_path(path)
+        });
+        let model = match parsed {
+            Ok(result) => result.map_err(|e| not_loadable(format!("{e:#}")))?,
+            Err(_) => return Err(not_loadable("the ONNX reader failed on it".into())),
+        };
         log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
         let executor = (options.threads > 1).then(|| Executor::multithread(options.threads));
-        Ok(Box::new(TractSession {
+        Ok(TractSession {
             path: path.to_owned(),
             model,
             spec: spec.clone(),
             executor,
             plans: HashMap::new(),
             order: Vec::new(),
-        }))
+        })
     }
 }
 
@@ -181,6 +204,12 @@ pub struct TractSession {
 }
 
 impl TractSession {
+    /// The optimized tract plan for `batch` items (built on first use): what a
+    /// run of that size executes, for measuring the engine apart from this crate.
+    pub fn plan(&mut self, batch: usize) -> Result<Arc<TypedRunnableModel>> {
+        Ok(self.prepared(batch)?.state.plan().clone())
+    }
+
     fn prepared(&mut self, batch: usize) -> Result<&mut Prepared> {
         if !self.plans.contains_key(&batch) {
             let prepared = self.prepare(batch)?;
@@ -264,9 +293,9 @@ impl Session for TractSession {
     }
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
-        let shape = self.spec.input.concrete(batch);
-        let expected: usize = shape.iter().product();
+        let expected = self.spec.input.len(batch);
         if batch == 0 || input.len() != expected || input.dtype() != self.spec.input.dtype {
+            let shape = self.spec.input.concrete(batch);
             return Err(Error::InvalidInput(format!(
                 "{}: input `{}` needs {expected} {:?} values for shape {shape:?}, got {} {:?}",
                 self.path.display(),

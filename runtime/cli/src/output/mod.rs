@@ -1,0 +1,407 @@
+//! What the commands print, and how.
+//!
+//! Commands build [`Record`]s and hand them to a [`Printer`]; they never write to
+//! stdout themselves. [`Record`] *is* the wire format of `--format json` (documented
+//! in `runtime/cli/WIRE.md`): renaming a field here changes what robots read. The
+//! printers write to any [`io::Write`] and return its errors, so a closed pipe
+//! reaches `main` as an error to end the run on instead of a panic inside `println!`.
+
+mod json;
+mod text;
+
+use std::io::{self, Write};
+
+use edgeclip::preprocess::{Interpolation, ResizeMode};
+use serde::Serialize;
+
+pub use json::JsonPrinter;
+pub use text::TextPrinter;
+
+/// One record: a line of JSON Lines output, or a few lines of text.
+///
+/// Serialized as `{"type": "<variant in snake_case>", "data": {...}}`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Record<'a> {
+    /// Top-k labels of one image.
+    Classification {
+        /// The image as given on the command line.
+        path: &'a str,
+        /// Best first.
+        top: Vec<LabelScore<'a>>,
+    },
+    /// Labels of one image that passed their thresholds (`classify --tags`).
+    Tags {
+        /// The image as given on the command line.
+        path: &'a str,
+        /// Best first, at most `edgeclip::matcher::MAX_TAGS`.
+        tags: Vec<TagScore<'a>>,
+        /// How many passed; more than `tags` holds when truncated.
+        passed: usize,
+    },
+    /// One label of a store (`labels list`).
+    Label {
+        /// Row of the label in the store.
+        index: usize,
+        /// The label.
+        label: &'a str,
+        /// Its group, if the list gave one.
+        group: Option<&'a str>,
+        /// Its tag threshold, if the list gave one.
+        threshold: Option<f32>,
+    },
+    /// One input's embedding.
+    Embedding {
+        /// The image path or text as given.
+        input: &'a str,
+        /// L2-normalized, `embed_dim` values.
+        embedding: &'a [f32],
+    },
+    /// One text's token ids.
+    Tokens {
+        /// The text as given.
+        text: &'a str,
+        /// `context_length` ids, zero-padded.
+        ids: &'a [i64],
+    },
+    /// One output of `edgeclip check` against its reference.
+    Check {
+        /// Output name and precision (`image.fp32`).
+        output: &'a str,
+        /// Rows compared.
+        rows: usize,
+        /// Lowest row cosine.
+        min_cosine: f64,
+        /// Mean row cosine.
+        mean_cosine: f64,
+        /// The reference's floor for `min_cosine`.
+        floor: f64,
+        /// `min_cosine >= floor`.
+        passed: bool,
+    },
+    /// A model package (`info`).
+    ModelInfo(ModelInfo),
+    /// A label store (`labels info`).
+    StoreInfo(StoreInfo),
+    /// A store that `labels build`, `add` or `remove` wrote.
+    StoreWritten(StoreWritten),
+    /// One backend of this build (`backends`).
+    Backend(BackendInfo),
+    /// A failure: of one input (the run went on) or of the run (`input` null).
+    Error {
+        /// The input that failed; `None` when the whole run failed.
+        input: Option<&'a str>,
+        /// Machine-readable class of the failure ([`error_kind`]).
+        kind: &'static str,
+        /// The message with its causes, as on stderr.
+        message: String,
+    },
+}
+
+/// One scored label.
+#[derive(Debug, Serialize)]
+pub struct LabelScore<'a> {
+    /// The label.
+    pub label: &'a str,
+    /// Softmax probability over the label set.
+    pub probability: f32,
+    /// Scaled cosine (`cosine * logit_scale`).
+    pub logit: f32,
+}
+
+/// One label that passed its threshold.
+#[derive(Debug, Serialize)]
+pub struct TagScore<'a> {
+    /// The label.
+    pub label: &'a str,
+    /// `sigmoid(logit + bias)`.
+    pub score: f32,
+    /// Scaled cosine (`cosine * logit_scale`).
+    pub logit: f32,
+}
+
+/// What `edgeclip info` reports about a model package.
+#[derive(Debug, Serialize)]
+pub struct ModelInfo {
+    /// The package directory.
+    pub dir: String,
+    /// Package name.
+    pub name: String,
+    /// Model family.
+    pub family: String,
+    /// One line on the model; may be empty.
+    pub description: String,
+    /// Width of the joint embedding space.
+    pub embed_dim: usize,
+    /// CLIP's temperature.
+    pub logit_scale: f32,
+    /// Side of the square image input, in pixels.
+    pub image_size: u32,
+    /// Resize filter, as `model.toml` spells it.
+    pub interpolation: Interpolation,
+    /// How images reach the square, as `model.toml` spells it.
+    pub resize_mode: ResizeMode,
+    /// Tokens per text.
+    pub context_length: usize,
+    /// Every model file of both towers, with its verification status.
+    pub files: Vec<ModelFile>,
+}
+
+/// One model file of a package and whether it verified.
+#[derive(Debug, Serialize)]
+pub struct ModelFile {
+    /// `image` or `text`.
+    pub tower: &'static str,
+    /// `fp32` or `int8`.
+    pub precision: String,
+    /// The backend the file is made for; `None` for the generic file.
+    pub backend: Option<String>,
+    /// The SoC the file is compiled for, if any.
+    pub soc: Option<String>,
+    /// Path relative to the package directory.
+    pub path: String,
+    /// How the file encodes the model (`onnx`, `dynamic-matmul-weights`, ...).
+    pub form: String,
+    /// Expected SHA-256, lower-case hex.
+    pub sha256: String,
+    /// `ok`, or why the file does not verify.
+    pub status: String,
+}
+
+/// What `edgeclip labels info` reports about a store.
+#[derive(Debug, Serialize)]
+pub struct StoreInfo {
+    /// The store file.
+    pub path: String,
+    /// Number of labels.
+    pub labels: usize,
+    /// Values per row.
+    pub dim: usize,
+    /// Element type of the rows (`f32`, `f16`, `int8`).
+    pub dtype: &'static str,
+    /// File size.
+    pub bytes: u64,
+    /// Name of the model that built it.
+    pub model: String,
+    /// SHA-256 of the text file that built it, hex.
+    pub text_sha256: String,
+    /// Tokenizer id (`clip-bpe/77`).
+    pub tokenizer: String,
+    /// The prompt templates averaged per label.
+    pub templates: Vec<String>,
+    /// Labels that have a group.
+    pub labels_with_group: usize,
+    /// Labels that have their own tag threshold.
+    pub labels_with_threshold: usize,
+    /// Whether the selected model can use the store, in words.
+    pub model_status: String,
+}
+
+/// Which edit wrote a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreAction {
+    /// `labels build`.
+    Build,
+    /// `labels add`.
+    Add,
+    /// `labels remove`.
+    Remove,
+}
+
+/// A store written by `labels build`, `add` or `remove`.
+#[derive(Debug, Serialize)]
+pub struct StoreWritten {
+    /// The edit.
+    pub action: StoreAction,
+    /// The store file.
+    pub path: String,
+    /// Labels in the store now.
+    pub labels: usize,
+    /// Labels this edit added.
+    pub added: usize,
+    /// Labels this edit removed.
+    pub removed: usize,
+    /// Prompt templates averaged per label.
+    pub templates: usize,
+    /// Element type of the rows.
+    pub dtype: &'static str,
+    /// Values per row.
+    pub dim: usize,
+    /// File size after writing.
+    pub bytes: u64,
+    /// Seconds spent encoding labels; `None` when nothing was encoded (`remove`).
+    pub encode_seconds: Option<f64>,
+}
+
+/// One backend of this build (`backends`).
+#[derive(Debug, Serialize)]
+pub struct BackendInfo {
+    /// Its name, as `--backend` takes it.
+    pub name: &'static str,
+    /// Whether it can run on this machine.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<String>,
+    /// Whether `--backend` resolves to it.
+    pub selected: bool,
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// JSON Lines.
+    Json,
+}
+
+/// The printer of a run, chosen once from `--format`.
+pub enum Printer<W: Write> {
+    /// Text for people.
+    Text(TextPrinter<W>),
+    /// JSON Lines for programs.
+    Json(JsonPrinter<W>),
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer of `format` writing to `out`.
+    pub fn new(format: Format, out: W) -> Self {
+        match format {
+            Format::Text => Printer::Text(TextPrinter::new(out)),
+            Format::Json => Printer::Json(JsonPrinter::new(out)),
+        }
+    }
+
+    /// Writes one record and flushes it: a reader going line by line sees each
+    /// record as soon as it exists, not when a buffer fills.
+    pub fn print(&mut self, record: &Record<'_>) -> io::Result<()> {
+        match self {
+            Printer::Text(p) => p.print(record),
+            Printer::Json(p) => p.print(record),
+        }
+    }
+
+    /// Reports a failure: the message on stderr, and in JSON an `error` record on
+    /// stdout too (stderr alone would leave a robot guessing which input failed).
+    /// `input` is `None` for a failure of the whole run.
+    pub fn report_error(&mut self, input: Option<&str>, err: &anyhow::Error) -> io::Result<()> {
+        warn(format_args!("error: {err:#}"));
+        self.print(&Record::Error {
+            input,
+            kind: error_kind(err),
+            message: format!("{err:#}"),
+        })
+    }
+}
+
+/// Writes `edgeclip: <message>` to stderr. A failed write is ignored: there is
+/// nowhere left to report it, and `eprintln!` would panic instead.
+pub fn warn(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr(), "edgeclip: {message}");
+}
+
+/// The machine-readable class of `err` for `error` records: the kind of the
+/// first library error in its chain, else `io` for an OS error, else `other`
+/// (failures the CLI itself detects, such as an empty label list).
+pub fn error_kind(err: &anyhow::Error) -> &'static str {
+    if let Some(e) = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<edgeclip::Error>())
+    {
+        return e.kind().as_str();
+    }
+    if err.chain().any(|e| e.is::<io::Error>()) {
+        return "io";
+    }
+    "other"
+}
+
+/// Whether `err` is a write to a closed stdout. Only the printers produce bare
+/// `io::Error`s (the library wraps its own in `edgeclip::Error`), so a broken
+/// pipe anywhere in the chain is the reader having gone away.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_come_from_the_library_error_in_the_chain() {
+        let lib = anyhow::Error::from(edgeclip::Error::InvalidInput("x".into()))
+            .context("classifying a.png");
+        assert_eq!(error_kind(&lib), "invalid_input");
+        let io = anyhow::Error::from(io::Error::from(io::ErrorKind::NotFound)).context("reading");
+        assert_eq!(error_kind(&io), "io");
+        assert_eq!(
+            error_kind(&anyhow::anyhow!("the label list is empty")),
+            "other"
+        );
+    }
+
+    #[test]
+    fn a_broken_pipe_is_recognised_through_context() {
+        let e = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe)).context("x");
+        assert!(is_closed_pipe(&e));
+        let e = anyhow::Error::from(io::Error::from(io::ErrorKind::WriteZero));
+        assert!(!is_closed_pipe(&e));
+    }
+
+    #[test]
+    fn json_records_are_enveloped_one_per_line() {
+        let mut p = Printer::new(Format::Json, Vec::new());
+        p.print(&Record::Tokens {
+            text: "hi",
+            ids: &[1, 2],
+        })
+        .unwrap();
+        p.report_error(None, &anyhow::anyhow!("boom")).unwrap();
+        let Printer::Json(p) = p else { unreachable!() };
+        let out = String::from_utf8(p.into_inner()).unwrap();
+        assert_eq!(
+            out,
+            "{\"type\":\"tokens\",\"data\":{\"text\":\"hi\",\"ids\":[1,2]}}\n\
+             {\"type\":\"error\",\"data\":{\"input\":null,\"kind\":\"other\",\"message\":\"boom\"}}\n"
+        );
+    }
+
+    #[test]
+    fn text_errors_go_to_stderr_only() {
+        let mut p = Printer::new(Format::Text, Vec::new());
+        p.report_error(Some("a.png"), &anyhow::anyhow!("boom"))
+            .unwrap();
+        let Printer::Text(p) = p else { unreachable!() };
+        assert!(p.into_inner().is_empty());
+    }
+
+    /// A writer whose reader has gone away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn printers_return_write_errors() {
+        for format in [Format::Text, Format::Json] {
+            let mut p = Printer::new(format, Closed);
+            let err = p
+                .print(&Record::Tokens {
+                    text: "hi",
+                    ids: &[1],
+                })
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        }
+    }
+}

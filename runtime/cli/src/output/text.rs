@@ -1,0 +1,300 @@
+//! The human text printer. Its lines are what `edgeclip` printed before records
+//! existed: scripts and tests grep them, so a change here is a visible change.
+
+use std::io::{self, Write};
+
+use super::{ModelInfo, Record, StoreAction, StoreInfo, StoreWritten};
+
+/// Writes records as plain text, a few lines each.
+pub struct TextPrinter<W> {
+    out: W,
+}
+
+impl<W: Write> TextPrinter<W> {
+    /// A printer writing to `out`.
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    /// Writes `record`, then flushes.
+    pub fn print(&mut self, record: &Record<'_>) -> io::Result<()> {
+        let w = &mut self.out;
+        match record {
+            Record::Classification { path, top } => {
+                writeln!(w, "{path}")?;
+                for m in top {
+                    writeln!(w, "  {:.3}  {}", m.probability, m.label)?;
+                }
+            }
+            Record::Tags { path, tags, passed } => {
+                writeln!(w, "{path}")?;
+                for t in tags {
+                    writeln!(w, "  {:.3}  {}", t.score, t.label)?;
+                }
+                if *passed > tags.len() {
+                    writeln!(w, "  ... {} more passed", passed - tags.len())?;
+                }
+            }
+            Record::Label {
+                label,
+                group,
+                threshold,
+                ..
+            } => {
+                // Tab-separated like a label list, so the output reads back as one.
+                write!(w, "{label}")?;
+                if group.is_some() || threshold.is_some() {
+                    write!(w, "\t{}", group.unwrap_or(""))?;
+                    if let Some(t) = threshold {
+                        write!(w, "\t{t}")?;
+                    }
+                }
+                writeln!(w)?;
+            }
+            Record::Embedding { input, embedding } => {
+                write!(w, "{input}\t")?;
+                for (i, v) in embedding.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(w, "{sep}{v:.6}")?;
+                }
+                writeln!(w)?;
+            }
+            Record::Tokens { ids, .. } => {
+                for (i, id) in ids.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(w, "{sep}{id}")?;
+                }
+                writeln!(w)?;
+            }
+            Record::Check {
+                output,
+                rows,
+                min_cosine,
+                mean_cosine,
+                floor,
+                passed,
+            } => writeln!(
+                w,
+                "{output:<20} {rows:>5} rows  min cosine {min_cosine:.8}  mean {mean_cosine:.8}  floor {floor}  {}",
+                if *passed { "ok" } else { "FAILED" }
+            )?,
+            Record::ModelInfo(info) => model_info(w, info)?,
+            Record::StoreInfo(info) => store_info(w, info)?,
+            Record::StoreWritten(s) => store_written(w, s)?,
+            Record::Backend(b) => {
+                if b.available {
+                    write!(w, "{}  available", b.name)?;
+                } else {
+                    let reason = b.reason.as_deref().unwrap_or("unknown reason");
+                    write!(w, "{}  unavailable: {reason}", b.name)?;
+                }
+                if b.selected {
+                    write!(w, "  (selected)")?;
+                }
+                writeln!(w)?;
+            }
+            // People read errors on stderr, where `Printer::report_error` put them;
+            // repeating them on stdout would mix them into the results.
+            Record::Error { .. } => return Ok(()),
+        }
+        self.out.flush()
+    }
+
+    /// The writer back (tests read what was printed).
+    #[cfg(test)]
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+fn model_info(w: &mut impl Write, m: &ModelInfo) -> io::Result<()> {
+    writeln!(w, "{} ({}) at {}", m.name, m.family, m.dir)?;
+    if !m.description.is_empty() {
+        writeln!(w, "  {}", m.description)?;
+    }
+    writeln!(
+        w,
+        "  embedding dim {}, logit scale {:.2}",
+        m.embed_dim, m.logit_scale
+    )?;
+    writeln!(
+        w,
+        "  image {}x{} ({:?}, {:?}), text context {}",
+        m.image_size, m.image_size, m.interpolation, m.resize_mode, m.context_length
+    )?;
+    for f in &m.files {
+        // Files made for one backend name it, like `FileEntry::describe`.
+        let precision = match (&f.backend, &f.soc) {
+            (None, _) => f.precision.clone(),
+            (Some(b), None) => format!("{} for {b}", f.precision),
+            (Some(b), Some(soc)) => format!("{} for {b} on {soc}", f.precision),
+        };
+        writeln!(
+            w,
+            "  {:5} {:5} {:24} {}",
+            f.tower, precision, f.path, f.status
+        )?;
+    }
+    Ok(())
+}
+
+fn store_info(w: &mut impl Write, s: &StoreInfo) -> io::Result<()> {
+    writeln!(w, "{}", s.path)?;
+    writeln!(
+        w,
+        "  labels       {} ({} with a group, {} with a threshold)",
+        s.labels, s.labels_with_group, s.labels_with_threshold
+    )?;
+    writeln!(w, "  rows         {} × {}", s.dtype, s.dim)?;
+    writeln!(w, "  size         {} bytes", s.bytes)?;
+    writeln!(
+        w,
+        "  model        {} (text file sha256 {})",
+        s.model, s.text_sha256
+    )?;
+    writeln!(w, "  tokenizer    {}", s.tokenizer)?;
+    writeln!(
+        w,
+        "  templates    {}: {}",
+        s.templates.len(),
+        template_summary(&s.templates)
+    )?;
+    writeln!(w, "  this model   {}", s.model_status)
+}
+
+fn store_written(w: &mut impl Write, s: &StoreWritten) -> io::Result<()> {
+    match s.action {
+        StoreAction::Build => {
+            let secs = s.encode_seconds.unwrap_or(0.0);
+            writeln!(
+                w,
+                "{}: {} labels × {} template(s), {} rows of {}, {} bytes; encoded in {secs:.1} s ({:.0} labels/s)",
+                s.path,
+                s.added,
+                s.templates,
+                s.dtype,
+                s.dim,
+                s.bytes,
+                s.added as f64 / secs.max(1e-9)
+            )
+        }
+        StoreAction::Add => writeln!(w, "{}: added {}, {} labels now", s.path, s.added, s.labels),
+        StoreAction::Remove => writeln!(
+            w,
+            "{}: removed {}, {} labels left",
+            s.path, s.removed, s.labels
+        ),
+    }
+}
+
+/// The first few templates, quoted: the imagenet set has 80.
+fn template_summary(templates: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = templates
+        .iter()
+        .take(SHOWN)
+        .map(|t| format!("{t:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if templates.len() > SHOWN {
+        s.push_str(", ...");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LabelScore, TagScore};
+    use super::*;
+
+    fn text(record: &Record<'_>) -> String {
+        let mut p = TextPrinter::new(Vec::new());
+        p.print(record).unwrap();
+        String::from_utf8(p.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn lines_are_the_historic_ones() {
+        let top = vec![LabelScore {
+            label: "red circle",
+            probability: 0.98765,
+            logit: 20.0,
+        }];
+        assert_eq!(
+            text(&Record::Classification { path: "a.png", top }),
+            "a.png\n  0.988  red circle\n"
+        );
+        let tags = vec![TagScore {
+            label: "red",
+            score: 0.5,
+            logit: 1.0,
+        }];
+        assert_eq!(
+            text(&Record::Tags {
+                path: "a.png",
+                tags,
+                passed: 3
+            }),
+            "a.png\n  0.500  red\n  ... 2 more passed\n"
+        );
+        let label = |group, threshold| {
+            text(&Record::Label {
+                index: 0,
+                label: "mug",
+                group,
+                threshold,
+            })
+        };
+        assert_eq!(label(None, None), "mug\n");
+        assert_eq!(label(Some("kitchen"), None), "mug\tkitchen\n");
+        assert_eq!(label(None, Some(0.6)), "mug\t\t0.6\n");
+        assert_eq!(
+            text(&Record::Embedding {
+                input: "x",
+                embedding: &[0.5, -0.25]
+            }),
+            "x\t0.500000 -0.250000\n"
+        );
+        assert_eq!(
+            text(&Record::Tokens {
+                text: "x",
+                ids: &[49406, 49407, 0]
+            }),
+            "49406 49407 0\n"
+        );
+    }
+
+    #[test]
+    fn store_edits_read_as_before() {
+        let written = |action, added, removed| StoreWritten {
+            action,
+            path: "s.emb".into(),
+            labels: 5,
+            added,
+            removed,
+            templates: 1,
+            dtype: "f16",
+            dim: 128,
+            bytes: 2048,
+            encode_seconds: (action == StoreAction::Build).then_some(2.0),
+        };
+        assert_eq!(
+            text(&Record::StoreWritten(written(StoreAction::Build, 5, 0))),
+            "s.emb: 5 labels × 1 template(s), f16 rows of 128, 2048 bytes; encoded in 2.0 s (2 labels/s)\n"
+        );
+        assert_eq!(
+            text(&Record::StoreWritten(written(StoreAction::Add, 2, 0))),
+            "s.emb: added 2, 5 labels now\n"
+        );
+        assert_eq!(
+            text(&Record::StoreWritten(written(StoreAction::Remove, 0, 1))),
+            "s.emb: removed 1, 5 labels left\n"
+        );
+    }
+
+    #[test]
+    fn summary_shows_three_templates() {
+        let t: Vec<String> = (0..5).map(|i| format!("t{i} {{}}")).collect();
+        assert_eq!(template_summary(&t), "\"t0 {}\", \"t1 {}\", \"t2 {}\", ...");
+    }
+}
