@@ -139,7 +139,8 @@ pub struct FileEntry {
     /// Lower-case hex SHA-256 of the file: the digest of record.
     pub sha256: String,
     /// Lower-case hex XXH3-64 of the file (16 digits), checked at every load
-    /// because it is 25 times faster than SHA-256; optional.
+    /// because it is far cheaper than SHA-256 on CPUs without SHA instructions;
+    /// optional (loads check SHA-256 without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xxh3: Option<String>,
     /// How the file encodes the model (one of [`FORMS`]).
