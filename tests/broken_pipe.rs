@@ -64,6 +64,26 @@ fn invocations(dir: &Path) -> Vec<(&'static str, Vec<OsString>)> {
     list.push(store("everyday.emb").into());
     let mut info = os(&["labels", "info"]);
     info.push(store("procedural.emb").into());
+    // The samples as frames, looped: watch prints appeared/left events and stops
+    // after 40 frames.
+    let mut watch = os(&[
+        "watch",
+        "--loop",
+        "--fps",
+        "10",
+        "--frames",
+        "40",
+        "--dwell-ms",
+        "0",
+    ]);
+    watch.extend([
+        "--hold-ms".into(),
+        "0".into(),
+        "--labels".into(),
+        "red circle,green triangle,blue square,yellow star".into(),
+        "--files".into(),
+        default_model().join("samples").into(),
+    ]);
     vec![
         ("classify", classify),
         ("classify --tags", tags),
@@ -81,6 +101,7 @@ fn invocations(dir: &Path) -> Vec<(&'static str, Vec<OsString>)> {
         ("labels list", list),
         ("labels info", info),
         ("backends", os(&["backends"])),
+        ("watch", watch),
     ]
 }
 

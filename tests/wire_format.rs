@@ -24,6 +24,10 @@ const TYPES: &[&str] = &[
     "store_written",
     "backend",
     "error",
+    "appeared",
+    "left",
+    "status",
+    "camera",
 ];
 
 /// Every `kind` an `error` record may have.
@@ -57,6 +61,10 @@ enum Record {
     StoreWritten(StoreWritten),
     Backend(Backend),
     Error(ErrorRecord),
+    Appeared(Presence),
+    Left(Presence),
+    Status(Status),
+    Camera(Camera),
 }
 
 impl Record {
@@ -73,6 +81,10 @@ impl Record {
             Record::StoreWritten(_) => "store_written",
             Record::Backend(_) => "backend",
             Record::Error(_) => "error",
+            Record::Appeared(_) => "appeared",
+            Record::Left(_) => "left",
+            Record::Status(_) => "status",
+            Record::Camera(_) => "camera",
         }
     }
 }
@@ -221,6 +233,59 @@ struct ErrorRecord {
     input: Option<String>,
     kind: String,
     message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Presence {
+    id: String,
+    seq: u64,
+    time_ms: u64,
+    label: String,
+    group: Option<String>,
+    score: f64,
+    first_seen_ms: u64,
+    last_seen_ms: u64,
+    first_frame: u64,
+    last_frame: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Status {
+    id: String,
+    seq: u64,
+    time_ms: u64,
+    uptime_s: f64,
+    fps_in: f64,
+    fps_out: f64,
+    frames: u64,
+    dropped: u64,
+    bad: u64,
+    stage_ms: StageMs,
+    camera: String,
+    present: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageMs {
+    capture_wait: f64,
+    decode: f64,
+    preprocess: f64,
+    encode: f64,
+    matching: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Camera {
+    id: String,
+    seq: u64,
+    time_ms: u64,
+    device: String,
+    state: String,
+    detail: String,
 }
 
 fn stderr(o: &Output) -> String {
@@ -394,6 +459,47 @@ fn every_record_type_reads_into_its_documented_shape() {
             2,
         ),
         "error",
+    );
+
+    // watch: a red circle that comes and goes, then a camera that is not there.
+    let frames = tempfile::tempdir().unwrap();
+    for (i, name) in ["red_circle.png"; 4]
+        .into_iter()
+        .chain(["green_triangle.png"; 4])
+        .enumerate()
+    {
+        std::fs::copy(sample(name), frames.path().join(format!("{i:02}.png"))).unwrap();
+    }
+    let watch = |extra: &[&OsStr]| {
+        let mut args: Vec<&OsStr> = vec![
+            "watch".as_ref(),
+            "--labels".as_ref(),
+            "red circle,green triangle".as_ref(),
+            "--dwell-ms".as_ref(),
+            "0".as_ref(),
+            "--hold-ms".as_ref(),
+            "0".as_ref(),
+        ];
+        args.extend_from_slice(extra);
+        records(&args, 0)
+    };
+    keep(
+        watch(&[
+            "--files".as_ref(),
+            os(frames.path()),
+            "--fps".as_ref(),
+            "10".as_ref(),
+        ]),
+        "appeared/left/status",
+    );
+    keep(
+        watch(&[
+            "--camera".as_ref(),
+            "/dev/no-such-camera".as_ref(),
+            "--duration".as_ref(),
+            "0.5".as_ref(),
+        ]),
+        "camera",
     );
 
     let types: BTreeSet<&str> = seen.iter().map(Record::type_name).collect();

@@ -83,6 +83,7 @@ pub use mailbox::{
 pub use source::files::ImageFiles;
 pub use source::negotiate::{Negotiated, Request};
 pub use source::raw::RawFrames;
+pub use source::reconnect::{Backoff, CameraEvent, Reconnecting};
 #[cfg(feature = "v4l")]
 pub use source::v4l_camera::{describe, CameraConfig, V4lCamera};
 pub use source::{parse_size, FrameSource, SourceStats};

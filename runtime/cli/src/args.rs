@@ -73,6 +73,114 @@ pub enum Command {
     Labels(LabelsCommand),
     /// List the inference backends of this build and whether each can run here.
     Backends,
+    /// The device's main job: tag frames from a camera, files or stdin and report
+    /// labels that appear and leave (JSON Lines events with --json).
+    Watch(Box<WatchArgs>),
+}
+
+/// `--pix` values: raw frame layouts on stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PixArg {
+    /// Packed 4:2:2 Y'CbCr, 2 bytes per pixel.
+    Yuyv,
+    /// 4:2:0 Y plane then interleaved CbCr.
+    Nv12,
+    /// Packed RGB, 3 bytes per pixel.
+    Rgb24,
+}
+
+/// `--pixel-format` values a camera may be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CameraFormatArg {
+    /// YUYV 4:2:2.
+    Yuyv,
+    /// NV12 4:2:0.
+    Nv12,
+    /// RGB24.
+    Rgb24,
+    /// Motion JPEG.
+    Mjpeg,
+}
+
+/// `--mode` values of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Labels compete (softmax); only the top k of a frame count.
+    TopK,
+    /// Scene tags: each label on its own (sigmoid), thresholds from the store.
+    Tags,
+}
+
+/// `edgeclip watch`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("frame_source").required(true).multiple(false)))]
+pub struct WatchArgs {
+    /// Frames from a V4L2 camera (`/dev/video0`, `/dev/v4l/by-id/...`); waits for it
+    /// to be plugged in and reopens it after a fault.
+    #[arg(long, value_name = "DEVICE", group = "frame_source")]
+    pub camera: Option<PathBuf>,
+    /// Frames from image files: a file, a directory (sorted by name) or a glob.
+    #[arg(long, value_name = "PATH|GLOB", group = "frame_source")]
+    pub files: Option<String>,
+    /// Raw frames of this size on stdin (with --pix), e.g. from ffmpeg or GStreamer.
+    #[arg(long, value_name = "WxH", group = "frame_source", requires = "pix")]
+    pub raw: Option<String>,
+    /// Layout of the raw frames on stdin.
+    #[arg(long, value_enum, requires = "raw")]
+    pub pix: Option<PixArg>,
+    /// Camera: the frame size to ask for (the driver may choose another).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
+    /// Camera: the pixel format to ask for (default: the first the device offers
+    /// of YUYV, NV12, MJPEG, RGB24).
+    #[arg(long, value_enum)]
+    pub pixel_format: Option<CameraFormatArg>,
+    /// Camera: the frame rate to ask for. Files and stdin: the frames' own rate,
+    /// which times dwell and hold (default: the time they arrive).
+    #[arg(long, value_name = "FPS")]
+    pub fps: Option<f64>,
+    /// Files: start again after the last one.
+    #[arg(long = "loop", requires = "files")]
+    pub looped: bool,
+    /// The labels.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// Settings file (`[watch]` and `[track]` tables); flags win over it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Scoring: `top-k` (labels compete) or `tags` (each on its own).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Top-k mode: labels that keep their score per frame.
+    #[arg(short = 'k', long)]
+    pub top_k: Option<usize>,
+    /// Tags mode: bias added to logits before the sigmoid.
+    #[arg(long, allow_negative_numbers = true)]
+    pub bias: Option<f32>,
+    /// Weight of the newest frame's score in the moving average, (0, 1].
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// Smoothed score a label must reach to appear.
+    #[arg(long)]
+    pub enter: Option<f32>,
+    /// Smoothed score a present label must fall below to leave.
+    #[arg(long)]
+    pub exit: Option<f32>,
+    /// Milliseconds above `enter` before `appeared`.
+    #[arg(long, value_name = "MS")]
+    pub dwell_ms: Option<u64>,
+    /// Milliseconds below `exit` before `left`.
+    #[arg(long, value_name = "MS")]
+    pub hold_ms: Option<u64>,
+    /// Seconds between status events (0: none).
+    #[arg(long, value_name = "SECONDS")]
+    pub status_every: Option<f64>,
+    /// Stop after this many encoded frames.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
 }
 
 /// `edgeclip labels ...`.
@@ -154,13 +262,11 @@ pub struct StoreArgs {
     pub store: PathBuf,
 }
 
-/// `edgeclip classify`.
+/// Where the labels come from (`classify`, `watch`): exactly one of a list, a
+/// file or a store.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("label_source").required(true).multiple(false)))]
-pub struct ClassifyArgs {
-    /// Image files (JPEG, PNG).
-    #[arg(required = true, value_name = "IMAGE")]
-    pub images: Vec<PathBuf>,
+pub struct LabelArgs {
     /// Comma-separated labels.
     #[arg(long, value_name = "A,B,C", group = "label_source")]
     pub labels: Option<String>,
@@ -174,6 +280,17 @@ pub struct ClassifyArgs {
     /// a store keeps the templates it was built with).
     #[arg(long = "template", value_name = "TEMPLATE", conflicts_with = "store")]
     pub templates: Vec<String>,
+}
+
+/// `edgeclip classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Image files (JPEG, PNG).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// The labels.
+    #[command(flatten)]
+    pub labels: LabelArgs,
     /// How many labels to print per image.
     #[arg(short = 'k', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
     pub top_k: u8,
@@ -254,8 +371,8 @@ mod tests {
         let Command::Classify(c) = cli.command else {
             panic!("not classify")
         };
-        assert_eq!(c.labels.as_deref(), Some("a,b"));
-        assert_eq!(c.templates, ["x {}"]);
+        assert_eq!(c.labels.labels.as_deref(), Some("a,b"));
+        assert_eq!(c.labels.templates, ["x {}"]);
         assert_eq!(c.top_k, 3);
     }
 
@@ -268,7 +385,7 @@ mod tests {
         let Command::Classify(c) = cli.command else {
             panic!("not classify")
         };
-        assert_eq!(c.store, Some(PathBuf::from("s.emb")));
+        assert_eq!(c.labels.store, Some(PathBuf::from("s.emb")));
         assert_eq!(c.top_k, 5);
         assert!(parse(&["classify", "a.png", "--store", "s.emb", "-k", "33"]).is_err());
         assert!(parse(&["classify", "a.png", "--store", "s.emb", "-k", "0"]).is_err());
@@ -406,5 +523,54 @@ mod tests {
         assert!(matches!(cli.command, Command::Backends));
         assert!(cli.json);
         assert!(parse(&["backends", "extra"]).is_err());
+    }
+
+    #[test]
+    fn watch_needs_one_source_and_labels() {
+        let ok = parse(&[
+            "watch",
+            "--files",
+            "d",
+            "--labels",
+            "a,b",
+            "--dwell-ms",
+            "50",
+        ])
+        .unwrap();
+        let Command::Watch(w) = ok.command else {
+            panic!("not watch")
+        };
+        assert_eq!((w.files.as_deref(), w.dwell_ms), (Some("d"), Some(50)));
+        assert!(parse(&["watch", "--labels", "a"]).is_err(), "no source");
+        assert!(parse(&["watch", "--files", "d"]).is_err(), "no labels");
+        assert!(parse(&[
+            "watch",
+            "--files",
+            "d",
+            "--camera",
+            "/dev/video0",
+            "--labels",
+            "a"
+        ])
+        .is_err());
+        assert!(
+            parse(&["watch", "--raw", "64x48", "--labels", "a"]).is_err(),
+            "needs --pix"
+        );
+        assert!(parse(&["watch", "--raw", "64x48", "--pix", "nv12", "--labels", "a"]).is_ok());
+        assert!(parse(&[
+            "watch",
+            "--camera",
+            "c",
+            "--pixel-format",
+            "mjpeg",
+            "--labels",
+            "a"
+        ])
+        .is_ok());
+        assert!(parse(&[
+            "watch", "--files", "d", "--labels", "a", "--bias", "-3", "--mode", "tags"
+        ])
+        .is_ok());
     }
 }

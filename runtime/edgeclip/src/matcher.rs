@@ -5,6 +5,7 @@
 //! probabilities a softmax over the whole set, tags a per-label sigmoid against a
 //! threshold. Nothing is allocated per frame once the set is built.
 
+use edgeclip_match::softmax::{sigmoid, Softmax};
 use edgeclip_match::Matcher;
 use edgeclip_store::{Rows, Store};
 
@@ -18,6 +19,15 @@ use crate::{Error, Result};
 pub const MAX_TOP_K: usize = 32;
 /// The most tags one [`LabelSet::tags`] call returns (the best ones when more pass).
 pub const MAX_TAGS: usize = 64;
+
+/// Which per-label score [`LabelSet::scores_into`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreKind {
+    /// Softmax probability over the whole set (top-k mode: the labels compete).
+    Probability,
+    /// `sigmoid(logit + bias)`, each label on its own (scene-tag mode).
+    Tag,
+}
 
 /// Where a set's rows live.
 enum Source {
@@ -113,6 +123,44 @@ impl LabelSet {
         let mut best = self.matcher.top_k::<MAX_TOP_K>(rows, image)?;
         best.truncate(k);
         Ok(best)
+    }
+
+    /// Every label's score for one normalized image embedding, in label order,
+    /// into `out` (resized; nothing allocated once it has the set's length): for
+    /// tracking a scene over frames ([`edgeclip_match::track`]).
+    pub fn scores_into(
+        &mut self,
+        image: &[f32],
+        kind: ScoreKind,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        let rows = rows(&self.source);
+        let bias = self.matcher.bias();
+        let logits = self.matcher.logits(rows, image)?;
+        out.clear();
+        match kind {
+            ScoreKind::Probability => {
+                let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let softmax = Softmax::new(logits, max);
+                out.extend(logits.iter().map(|&l| softmax.probability(l)));
+            }
+            ScoreKind::Tag => out.extend(logits.iter().map(|&l| sigmoid(l + bias))),
+        }
+        Ok(())
+    }
+
+    /// Each label's own tag threshold (a store's per-label one), in label order;
+    /// empty for labels encoded at start-up.
+    pub fn thresholds(&self) -> &[Option<f32>] {
+        &self.thresholds
+    }
+
+    /// Label `i`'s group, when a store gives one.
+    pub fn group(&self, i: usize) -> Option<&str> {
+        match &self.source {
+            Source::Encoded { .. } => None,
+            Source::Stored(store) => store.meta(i).group,
+        }
     }
 
     /// Multi-label tagging: every label whose sigmoid score reaches its threshold

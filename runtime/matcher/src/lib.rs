@@ -56,6 +56,7 @@ mod matcher;
 mod score;
 pub mod softmax;
 pub mod topk;
+pub mod track;
 
 pub use edgeclip_store::{DType, Rows};
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use crate::frame::FrameRef;
 pub mod files;
 pub mod negotiate;
 pub mod raw;
+pub mod reconnect;
 #[cfg(feature = "v4l")]
 pub mod v4l_camera;
 

@@ -2,15 +2,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
-use edgeclip::encoder::{ImageEncoder, TextEncoder};
-use edgeclip::labels;
-use edgeclip::matcher::LabelSet;
-use edgeclip::model::ModelPackage;
+use anyhow::Result;
+use edgeclip::encoder::ImageEncoder;
 use edgeclip::preprocess::load_rgb;
-use edgeclip::prompts;
 
-use super::is_input_error;
+use super::{is_input_error, label_set};
 use crate::args::ClassifyArgs;
 use crate::context::{Ctx, Outcome};
 use crate::output::{LabelScore, Record, TagScore};
@@ -18,7 +14,8 @@ use crate::output::{LabelScore, Record, TagScore};
 /// Runs `classify`.
 pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
     let package = ctx.package()?;
-    let mut set = label_set(ctx, &args, &package)?;
+    let bias = if args.tags { args.bias } else { 0.0 };
+    let mut set = label_set::open(ctx, &args.labels, &package)?.with_bias(bias);
     let mut images = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
     let mut failed = false;
     for path in &args.images {
@@ -71,42 +68,4 @@ fn embed_one(
 ) -> edgeclip::Result<edgeclip::embedding::Embeddings> {
     let img = load_rgb(path)?;
     images.embed_images(std::slice::from_ref(&img))
-}
-
-fn read_labels(args: &ClassifyArgs) -> Result<Vec<String>> {
-    let labels: Vec<String> = match (&args.labels, &args.labels_file) {
-        (Some(list), _) => list
-            .split(',')
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect(),
-        (None, Some(path)) => labels::read_label_list(path)?
-            .into_iter()
-            .map(|e| e.label)
-            .collect(),
-        (None, None) => bail!("give --labels, --labels-file or --store"),
-    };
-    if labels.is_empty() {
-        bail!("the label list is empty");
-    }
-    Ok(labels)
-}
-
-/// The label set of a run: a store, or labels encoded now.
-fn label_set(ctx: &Ctx, args: &ClassifyArgs, package: &ModelPackage) -> Result<LabelSet> {
-    let scale = package.manifest().logit_scale;
-    let set = if let Some(path) = &args.store {
-        LabelSet::from_store(labels::open_store(path, package)?, scale)?
-    } else {
-        let labels = read_labels(args)?;
-        let templates = if args.templates.is_empty() {
-            vec![prompts::DEFAULT_TEMPLATE.to_owned()]
-        } else {
-            args.templates.clone()
-        };
-        let mut text = TextEncoder::open(package, ctx.engine()?, ctx.precision)?;
-        let rows = text.embed_labels(&labels, &templates)?;
-        LabelSet::new(labels, rows, scale)?
-    };
-    Ok(set.with_bias(args.bias))
 }

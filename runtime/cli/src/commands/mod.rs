@@ -6,8 +6,10 @@ mod check;
 mod classify;
 mod embed;
 mod info;
+mod label_set;
 mod labels;
 mod tokenize;
+mod watch;
 
 use anyhow::Result;
 use edgeclip::ErrorKind;
@@ -25,6 +27,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
         Command::Check(args) => check::run(ctx, args),
         Command::Labels(command) => labels::run(ctx, command),
         Command::Backends => backends::run(ctx),
+        Command::Watch(args) => watch::run(ctx, *args),
     }
 }
 

@@ -12,6 +12,7 @@ mod text;
 use std::io::{self, Write};
 
 use edgeclip::preprocess::{Interpolation, ResizeMode};
+use edgeclip_events::Event;
 use serde::Serialize;
 
 pub use json::JsonPrinter;
@@ -96,6 +97,10 @@ pub enum Record<'a> {
         /// The message with its causes, as on stderr.
         message: String,
     },
+    /// An event of `watch` (`appeared`, `left`, `status`, `camera`): it carries
+    /// its own `type` and `data`, so it is written as it is.
+    #[serde(untagged)]
+    Event(&'a Event),
 }
 
 /// One scored label.
@@ -321,10 +326,13 @@ pub fn error_kind(err: &anyhow::Error) -> &'static str {
 /// `io::Error`s (the library wraps its own in `edgeclip::Error`), so a broken
 /// pipe anywhere in the chain is the reader having gone away.
 pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+    err.chain()
+        .any(|e| e.downcast_ref::<io::Error>().is_some_and(is_closed_pipe_io))
+}
+
+/// Whether a write failed because the reader went away.
+pub fn is_closed_pipe_io(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::BrokenPipe
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::io::{self, Write};
 
+use edgeclip_events::Event;
+
 use super::{ModelInfo, Record, StoreAction, StoreInfo, StoreWritten};
 
 /// Writes records as plain text, a few lines each.
@@ -96,6 +98,7 @@ impl<W: Write> TextPrinter<W> {
             // People read errors on stderr, where `Printer::report_error` put them;
             // repeating them on stdout would mix them into the results.
             Record::Error { .. } => return Ok(()),
+            Record::Event(e) => event(w, e)?,
         }
         self.out.flush()
     }
@@ -104,6 +107,56 @@ impl<W: Write> TextPrinter<W> {
     #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
+    }
+}
+
+/// One line per watch event.
+fn event(w: &mut impl Write, e: &Event) -> io::Result<()> {
+    match e {
+        Event::Appeared(p) => writeln!(
+            w,
+            "appeared  {}  {:.3}  frame {} ({:.2} s)",
+            p.label,
+            p.score,
+            p.first_frame,
+            p.first_seen_ms as f64 / 1e3
+        ),
+        Event::Left(p) => writeln!(
+            w,
+            "left      {}  {:.3}  seen frames {}-{} ({:.2}-{:.2} s)",
+            p.label,
+            p.score,
+            p.first_frame,
+            p.last_frame,
+            p.first_seen_ms as f64 / 1e3,
+            p.last_seen_ms as f64 / 1e3
+        ),
+        Event::Status(s) => {
+            let m = &s.stage_ms;
+            writeln!(
+                w,
+                "status    {:.1} fps in, {:.1} fps out, {} frames, {} dropped, {} bad; \
+                 ms: wait {:.2} decode {:.2} preprocess {:.2} encode {:.2} match {:.2}; \
+                 camera {}; present: {}",
+                s.fps_in,
+                s.fps_out,
+                s.frames,
+                s.dropped,
+                s.bad,
+                m.capture_wait,
+                m.decode,
+                m.preprocess,
+                m.encode,
+                m.matching,
+                s.camera,
+                if s.present.is_empty() {
+                    "none".to_owned()
+                } else {
+                    s.present.join(", ")
+                }
+            )
+        }
+        Event::Camera(c) => writeln!(w, "camera    {} {}: {}", c.device, c.state, c.detail),
     }
 }
 

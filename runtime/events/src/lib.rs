@@ -1,0 +1,212 @@
+//! What an edgeclip device reports, and the one interface every output implements.
+//!
+//! The watch loop turns frames into [`Event`]s — a label [`Event::Appeared`] or
+//! [`Event::Left`], a periodic [`Event::Status`], a change of the camera's state
+//! ([`Event::Camera`]) — and hands each one, in order, to every [`Sink`]. Each event
+//! carries a stable id and a sequence number ([`Meta`]), so a consumer that gets an
+//! event twice (a redelivery after an outage) can drop the copy.
+//!
+//! Serialized with serde as the CLI's JSON Lines envelope,
+//! `{"type": "appeared", "data": {...}}` (documented in `runtime/cli/WIRE.md`).
+//!
+//! ```
+//! use edgeclip_events::{Event, Meta, Presence, Sink, SinkError};
+//!
+//! struct Collect(Vec<String>);
+//! impl Sink for Collect {
+//!     fn send(&mut self, event: &Event) -> Result<(), SinkError> {
+//!         self.0.push(event.kind().to_owned());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut sink = Collect(Vec::new());
+//! let meta = Meta { id: "run1-1".into(), seq: 1, time_ms: 0 };
+//! let presence = Presence {
+//!     meta, label: "red mug".into(), group: None, score: 0.8,
+//!     first_seen_ms: 0, last_seen_ms: 0, first_frame: 0, last_frame: 0,
+//! };
+//! sink.send(&Event::Appeared(presence))?;
+//! assert_eq!(sink.0, ["appeared"]);
+//! # Ok::<(), SinkError>(())
+//! ```
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// Identity and order of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Stable across restarts and redeliveries: `<run id>-<seq>`.
+    pub id: String,
+    /// 1, 2, 3, ... in the order events were made.
+    pub seq: u64,
+    /// Wall-clock time the event was made, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// A label that appeared or left, with the span it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Presence {
+    /// Id, sequence number and time of the event.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The label.
+    pub label: String,
+    /// Its group, when the label store gives one.
+    pub group: Option<String>,
+    /// The smoothed score at the transition.
+    pub score: f32,
+    /// When the label's score first passed the enter threshold in this presence,
+    /// on the frames' clock (ms).
+    pub first_seen_ms: u64,
+    /// When its score was last above the exit threshold, on the frames' clock (ms).
+    pub last_seen_ms: u64,
+    /// Sequence number of the frame at `first_seen_ms`.
+    pub first_frame: u64,
+    /// Sequence number of the frame at `last_seen_ms`.
+    pub last_frame: u64,
+}
+
+/// Mean milliseconds per frame of each stage of the loop, over a status interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageMs {
+    /// Waiting for the next frame.
+    pub capture_wait: f64,
+    /// Converting the frame to RGB8 (and decoding MJPEG).
+    pub decode: f64,
+    /// Resizing, cropping and normalizing for the image tower.
+    pub preprocess: f64,
+    /// The image tower.
+    pub encode: f64,
+    /// Scoring against the labels and smoothing.
+    pub matching: f64,
+}
+
+/// A periodic report of the loop's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Id, sequence number and time of the event.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Seconds since the loop started.
+    pub uptime_s: f64,
+    /// Frames the source delivered per second over the interval.
+    pub fps_in: f64,
+    /// Frames encoded per second over the interval.
+    pub fps_out: f64,
+    /// Frames encoded since the start.
+    pub frames: u64,
+    /// Frames dropped since the start: skipped because inference was busy (newest
+    /// frame wins) or lost by the source.
+    pub dropped: u64,
+    /// Frames that could not be used since the start (corrupt, truncated).
+    pub bad: u64,
+    /// Per-stage mean milliseconds over the interval.
+    pub stage_ms: StageMs,
+    /// The camera's state (`streaming`, `lost`, ...; `file` or `stdin` for other
+    /// sources).
+    pub camera: String,
+    /// Labels present now.
+    pub present: Vec<String>,
+}
+
+/// A change of the frame source's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraState {
+    /// Id, sequence number and time of the event.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The device or source.
+    pub device: String,
+    /// `opened`, `lost`, `retrying` or `back`.
+    pub state: String,
+    /// What happened (the negotiated format, the error, the wait).
+    pub detail: String,
+}
+
+/// Everything the watch loop reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    /// A label is present now (after its dwell time).
+    Appeared(Presence),
+    /// A label is no longer present (after its hold time).
+    Left(Presence),
+    /// The periodic status.
+    Status(Status),
+    /// The camera's state changed.
+    Camera(CameraState),
+}
+
+impl Event {
+    /// The event's `type` as serialized (`appeared`, `left`, `status`, `camera`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Appeared(_) => "appeared",
+            Event::Left(_) => "left",
+            Event::Status(_) => "status",
+            Event::Camera(_) => "camera",
+        }
+    }
+
+    /// The event's id, sequence number and time.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Event::Appeared(p) | Event::Left(p) => &p.meta,
+            Event::Status(s) => &s.meta,
+            Event::Camera(c) => &c.meta,
+        }
+    }
+}
+
+/// Why a sink could not take an event.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// The reader went away (a closed pipe): nothing more can be delivered there.
+    #[error("the reader closed the output")]
+    Closed,
+    /// Writing failed.
+    #[error("writing an event: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where events go: stdout, a journal, a broker. The loop calls [`Sink::send`] for
+/// every event in order; a sink that fails is reported, and the loop goes on.
+pub trait Sink {
+    /// Takes one event.
+    fn send(&mut self, event: &Event) -> Result<(), SinkError>;
+
+    /// Makes everything sent so far durable or visible (at the end of a run).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_in_the_envelope_with_flat_data() {
+        let event = Event::Camera(CameraState {
+            meta: Meta {
+                id: "r-3".into(),
+                seq: 3,
+                time_ms: 12,
+            },
+            device: "/dev/video0".into(),
+            state: "lost".into(),
+            detail: "No such device (os error 19)".into(),
+        });
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"camera","data":{"id":"r-3","seq":3,"time_ms":12,"device":"/dev/video0","state":"lost","detail":"No such device (os error 19)"}}"#
+        );
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, event);
+        assert_eq!(back.meta().seq, 3);
+    }
+}

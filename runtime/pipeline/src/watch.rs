@@ -1,0 +1,552 @@
+//! The watch loop: frames in, events out.
+//!
+//! Per frame: convert to RGB8 → preprocess → image tower → label scores →
+//! smoothing and hysteresis ([`Tracker`]) → `appeared` / `left` events. Every
+//! buffer of that path (RGB, the normalized tensor, the embedding, the scores) is
+//! owned by [`Watch`] and reused, so a frame allocates nothing once the first one
+//! has sized them; only events, which are rare, allocate.
+//!
+//! A bad frame (corrupt, truncated, the wrong size) is counted and skipped; a
+//! failing sink is logged and counted; neither stops the loop. What does stop it:
+//! the stop flag (SIGINT/SIGTERM), the frame or time limit, the end of a finite
+//! source, a closed output, or a failure that every later frame would share (the
+//! model or backend broke).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use edgeclip::encoder::{ImageEncoder, ImageFeatures};
+use edgeclip::matcher::{LabelSet, ScoreKind};
+use edgeclip::preprocess::{PreprocessConfig, Preprocessor};
+use edgeclip::ErrorKind;
+use edgeclip_capture::{Converter, Frame, FrameRef, FrameSource, Receiver, Recovery, RecvError};
+use edgeclip_events::{CameraState, Event, Meta, Presence, Sink, SinkError, StageMs, Status};
+use edgeclip_match::track::{Change, Tracker, Transition};
+
+use crate::config::{Mode, WatchConfig};
+
+/// Why the loop could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// The settings are unusable.
+    #[error("watch settings: {0}")]
+    Config(String),
+    /// The encoder or the label set failed in a way every frame would share.
+    #[error(transparent)]
+    Runtime(#[from] edgeclip::Error),
+    /// The source failed for good (not a camera, a format it refuses, ...).
+    #[error(transparent)]
+    Source(#[from] edgeclip_capture::CaptureError),
+}
+
+/// When a run stops on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop after this many encoded frames.
+    pub frames: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The source has no more frames.
+    SourceEnded,
+    /// A frame or time limit was reached.
+    Limit,
+    /// The stop flag was raised.
+    Stopped,
+    /// The output was closed by its reader.
+    OutputClosed,
+}
+
+/// Counts of a whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Frames encoded.
+    pub frames: u64,
+    /// Frames skipped by the hand-off or lost by the source.
+    pub dropped: u64,
+    /// Frames that could not be used.
+    pub bad: u64,
+    /// Events handed to the sink.
+    pub events: u64,
+    /// Events the sink failed to take.
+    pub sink_errors: u64,
+}
+
+/// What one frame gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// Encoded and tracked.
+    Encoded,
+    /// Unusable (counted, skipped).
+    Bad,
+}
+
+/// Milliseconds each stage took, summed over a status interval.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stages {
+    frames: u64,
+    wait: Duration,
+    decode: Duration,
+    preprocess: Duration,
+    encode: Duration,
+    matching: Duration,
+}
+
+impl Stages {
+    fn mean_ms(&self) -> StageMs {
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / self.frames.max(1) as f64;
+        StageMs {
+            capture_wait: per(self.wait),
+            decode: per(self.decode),
+            preprocess: per(self.preprocess),
+            encode: per(self.encode),
+            matching: per(self.matching),
+        }
+    }
+}
+
+/// A camera state change from the capture side, for the `camera` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    /// The device or source.
+    pub device: String,
+    /// `opened`, `lost`, `retrying` or `back`.
+    pub state: String,
+    /// What happened.
+    pub detail: String,
+}
+
+/// Numbers events and stamps them.
+#[derive(Debug)]
+struct Stamps {
+    run: String,
+    seq: u64,
+}
+
+impl Stamps {
+    fn new() -> Self {
+        let now = unix_ms();
+        // Unique per start of the process, readable, and sortable by time.
+        Self {
+            run: format!("{now:x}-{:x}", std::process::id()),
+            seq: 0,
+        }
+    }
+
+    fn next(&mut self) -> Meta {
+        self.seq += 1;
+        Meta {
+            id: format!("{}-{}", self.run, self.seq),
+            seq: self.seq,
+            time_ms: unix_ms(),
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The watch loop's state: the parts it wires and every buffer it reuses.
+pub struct Watch {
+    encoder: ImageEncoder,
+    preprocessor: Preprocessor,
+    labels: LabelSet,
+    tracker: Tracker,
+    converter: Converter,
+    config: WatchConfig,
+    score_kind: ScoreKind,
+    rgb: Vec<u8>,
+    chw: Vec<f32>,
+    features: ImageFeatures,
+    scores: Vec<f32>,
+    transitions: Vec<Transition>,
+    stamps: Stamps,
+    stages: Stages,
+    totals: Totals,
+    camera: String,
+    output_closed: bool,
+    started: Instant,
+    last_status: Instant,
+    delivered_at_status: u64,
+}
+
+impl Watch {
+    /// Wires an opened image encoder (its package's `preprocess` settings) and a
+    /// label set under `config`.
+    pub fn new(
+        encoder: ImageEncoder,
+        preprocess: PreprocessConfig,
+        labels: LabelSet,
+        config: WatchConfig,
+    ) -> Result<Self, WatchError> {
+        config.validate().map_err(WatchError::Config)?;
+        let mut tracker = Tracker::new(labels.len(), config.track);
+        if config.mode == Mode::Tags {
+            tracker = tracker.with_enter_thresholds(labels.thresholds());
+        }
+        let score_kind = match config.mode {
+            Mode::TopK => ScoreKind::Probability,
+            Mode::Tags => ScoreKind::Tag,
+        };
+        let now = Instant::now();
+        Ok(Self {
+            chw: vec![0.0; encoder.input_len()],
+            encoder,
+            preprocessor: Preprocessor::new(preprocess),
+            labels,
+            tracker,
+            converter: Converter::default(),
+            config,
+            score_kind,
+            rgb: Vec::new(),
+            features: ImageFeatures::new(),
+            scores: Vec::new(),
+            transitions: Vec::new(),
+            stamps: Stamps::new(),
+            stages: Stages::default(),
+            totals: Totals::default(),
+            camera: "file".into(),
+            output_closed: false,
+            started: now,
+            last_status: now,
+            delivered_at_status: 0,
+        })
+    }
+
+    /// The label set frames are scored against.
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+
+    /// Counts so far.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// What the `camera` field of status events says (`file`, `stdin`,
+    /// `streaming`, `lost`, ...).
+    pub fn set_camera_state(&mut self, state: &str) {
+        state.clone_into(&mut self.camera);
+    }
+
+    /// Runs one frame taken at `time_ms` on the frames' clock; transitions go to
+    /// `sink`. A bad frame is counted and reported as [`FrameOutcome::Bad`].
+    pub fn process(
+        &mut self,
+        frame: &FrameRef<'_>,
+        time_ms: u64,
+        sink: &mut dyn Sink,
+    ) -> Result<FrameOutcome, WatchError> {
+        let t0 = Instant::now();
+        let (width, height) = match self.converter.to_rgb8(frame, &mut self.rgb) {
+            Ok(size) => size,
+            Err(e) => {
+                log::debug!("frame {}: {e}", frame.sequence);
+                self.totals.bad += 1;
+                return Ok(FrameOutcome::Bad);
+            }
+        };
+        let t1 = Instant::now();
+        if let Err(e) = self
+            .preprocessor
+            .run_into(&self.rgb, width, height, &mut self.chw)
+        {
+            log::debug!("frame {}: {e}", frame.sequence);
+            self.totals.bad += 1;
+            return Ok(FrameOutcome::Bad);
+        }
+        let t2 = Instant::now();
+        if let Err(e) = self
+            .encoder
+            .encode_preprocessed(&self.chw, &mut self.features)
+        {
+            if e.kind() == ErrorKind::InvalidInput {
+                self.totals.bad += 1;
+                return Ok(FrameOutcome::Bad);
+            }
+            return Err(e.into());
+        }
+        let t3 = Instant::now();
+        self.labels
+            .scores_into(self.features.embedding(), self.score_kind, &mut self.scores)?;
+        if self.config.mode == Mode::TopK {
+            keep_top_k(&mut self.scores, self.config.top_k);
+        }
+        let transitions = &mut self.transitions;
+        self.tracker
+            .update(&self.scores, time_ms, frame.sequence, |t| {
+                transitions.push(t)
+            });
+        let t4 = Instant::now();
+        self.totals.frames += 1;
+        let s = &mut self.stages;
+        s.frames += 1;
+        s.decode += t1 - t0;
+        s.preprocess += t2 - t1;
+        s.encode += t3 - t2;
+        s.matching += t4 - t3;
+        for i in 0..self.transitions.len() {
+            let t = self.transitions[i];
+            let event = self.presence_event(&t);
+            self.emit(&event, sink);
+        }
+        self.transitions.clear();
+        Ok(FrameOutcome::Encoded)
+    }
+
+    fn presence_event(&mut self, t: &Transition) -> Event {
+        let presence = Presence {
+            meta: self.stamps.next(),
+            label: self.labels.label(t.label).to_owned(),
+            group: self.labels.group(t.label).map(str::to_owned),
+            score: t.score,
+            first_seen_ms: t.first_seen_ms,
+            last_seen_ms: t.last_seen_ms,
+            first_frame: t.first_seq,
+            last_frame: t.last_seq,
+        };
+        match t.change {
+            Change::Appeared => Event::Appeared(presence),
+            Change::Left => Event::Left(presence),
+        }
+    }
+
+    /// Hands `event` to the sink; a failure is counted and logged, except a closed
+    /// output, which is remembered so the loop can end.
+    fn emit(&mut self, event: &Event, sink: &mut dyn Sink) {
+        self.totals.events += 1;
+        if let Err(e) = sink.send(event) {
+            self.totals.sink_errors += 1;
+            match e {
+                SinkError::Closed => self.output_closed = true,
+                e => log::warn!("event {} not delivered: {e}", event.meta().id),
+            }
+        }
+    }
+
+    /// Emits a `camera` event for a change of the source's state.
+    pub fn camera_event(&mut self, change: SourceState, sink: &mut dyn Sink) {
+        self.set_camera_state(&change.state);
+        let event = Event::Camera(CameraState {
+            meta: self.stamps.next(),
+            device: change.device,
+            state: change.state,
+            detail: change.detail,
+        });
+        self.emit(&event, sink);
+    }
+
+    /// Emits a status event when one is due (`delivered`: frames the source has
+    /// delivered so far, for fps in).
+    fn maybe_status(&mut self, delivered: u64, sink: &mut dyn Sink) {
+        let every = self.config.status_every_s;
+        let elapsed = self.last_status.elapsed().as_secs_f64();
+        if every <= 0.0 || elapsed < every {
+            return;
+        }
+        self.status(delivered, sink);
+    }
+
+    /// Emits a status event now.
+    pub fn status(&mut self, delivered: u64, sink: &mut dyn Sink) {
+        let elapsed = self.last_status.elapsed().as_secs_f64().max(1e-9);
+        let present = (0..self.labels.len())
+            .filter(|&i| self.tracker.is_present(i))
+            .map(|i| self.labels.label(i).to_owned())
+            .collect();
+        let event = Event::Status(Status {
+            meta: self.stamps.next(),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            fps_in: delivered.saturating_sub(self.delivered_at_status) as f64 / elapsed,
+            fps_out: self.stages.frames as f64 / elapsed,
+            frames: self.totals.frames,
+            dropped: self.totals.dropped,
+            bad: self.totals.bad,
+            stage_ms: self.stages.mean_ms(),
+            camera: self.camera.clone(),
+            present,
+        });
+        self.emit(&event, sink);
+        self.stages = Stages::default();
+        self.last_status = Instant::now();
+        self.delivered_at_status = delivered;
+    }
+
+    fn limit_reached(&self, limits: &Limits) -> bool {
+        limits.frames.is_some_and(|n| self.totals.frames >= n)
+            || limits.duration.is_some_and(|d| self.started.elapsed() >= d)
+    }
+
+    /// Runs frames pulled straight from `source`, in this thread, every frame in
+    /// turn (a recording, a directory, frames piped in: nothing to drop). With
+    /// `frame_fps`, a frame's time is its index / `frame_fps` (a recording's own
+    /// clock); without, the source's timestamp.
+    pub fn run_inline(
+        &mut self,
+        source: &mut dyn FrameSource,
+        frame_fps: Option<f64>,
+        limits: Limits,
+        stop: &AtomicBool,
+        sink: &mut dyn Sink,
+    ) -> Result<Ended, WatchError> {
+        let mut index = 0u64;
+        let ended = loop {
+            if stop.load(Ordering::Relaxed) {
+                break Ended::Stopped;
+            }
+            if self.limit_reached(&limits) {
+                break Ended::Limit;
+            }
+            let waited = Instant::now();
+            let frame = match source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break Ended::SourceEnded,
+                Err(e) => match e.recovery() {
+                    Recovery::Skip | Recovery::Retry => {
+                        log::warn!("{e}");
+                        self.totals.bad += 1;
+                        continue;
+                    }
+                    Recovery::Reopen | Recovery::Fatal => return Err(e.into()),
+                },
+            };
+            self.stages.wait += waited.elapsed();
+            let time_ms = match frame_fps {
+                Some(fps) => (index as f64 * 1000.0 / fps) as u64,
+                None => frame.timestamp.as_millis() as u64,
+            };
+            index += 1;
+            self.process(&frame, time_ms, sink)?;
+            let stats = source.stats();
+            self.totals.dropped = stats.dropped;
+            self.maybe_status(stats.delivered, sink);
+            if self.output_closed {
+                break Ended::OutputClosed;
+            }
+        };
+        self.finish(source.stats().delivered, sink);
+        Ok(ended)
+    }
+
+    /// Runs frames a capture thread publishes into a newest-frame mailbox (a live
+    /// camera: frames that arrive while one is encoded replace each other and are
+    /// counted as dropped). `states` is polled for the capture side's state
+    /// changes, reported as `camera` events as soon as they arrive, even while no
+    /// frame comes (an unplugged camera).
+    pub fn run_mailbox(
+        &mut self,
+        frames: &Receiver<Frame>,
+        states: &mut dyn FnMut() -> Option<SourceState>,
+        limits: Limits,
+        stop: &AtomicBool,
+        sink: &mut dyn Sink,
+    ) -> Result<Ended, WatchError> {
+        let poll = Duration::from_millis(100);
+        let ended = loop {
+            while let Some(change) = states() {
+                self.camera_event(change, sink);
+            }
+            if stop.load(Ordering::Relaxed) {
+                break Ended::Stopped;
+            }
+            if self.limit_reached(&limits) {
+                break Ended::Limit;
+            }
+            let waited = Instant::now();
+            let frame = match frames.recv_timeout(poll) {
+                Ok(frame) => frame,
+                Err(RecvError::Timeout) => {
+                    self.maybe_status(frames.stats().published, sink);
+                    continue;
+                }
+                Err(RecvError::Closed) => break Ended::SourceEnded,
+            };
+            self.stages.wait += waited.elapsed();
+            let time_ms = frame.timestamp.as_millis() as u64;
+            let result = self.process(&frame.as_ref(), time_ms, sink);
+            frames.recycle(frame);
+            result?;
+            let stats = frames.stats();
+            self.totals.dropped = stats.dropped;
+            self.maybe_status(stats.published, sink);
+            if self.output_closed {
+                break Ended::OutputClosed;
+            }
+        };
+        while let Some(change) = states() {
+            self.camera_event(change, sink);
+        }
+        self.finish(frames.stats().published, sink);
+        Ok(ended)
+    }
+
+    /// The last status of a run (when statuses are on), then a flush.
+    fn finish(&mut self, delivered: u64, sink: &mut dyn Sink) {
+        if self.config.status_every_s > 0.0 && self.stages.frames > 0 {
+            self.status(delivered, sink);
+        }
+        if let Err(e) = sink.flush() {
+            if !matches!(e, SinkError::Closed) {
+                log::warn!("flushing events: {e}");
+            }
+        }
+    }
+}
+
+/// Zeroes every score but the `k` highest (ties keep the lower label).
+fn keep_top_k(scores: &mut [f32], k: usize) {
+    if k >= scores.len() {
+        return;
+    }
+    // The k-th highest score is the cut; the few labels a frame keeps make a
+    // selection by repeated maximum cheaper than sorting a copy (and it allocates
+    // nothing).
+    let mut kept = 0;
+    let mut cut = f32::INFINITY;
+    while kept < k {
+        let next = scores
+            .iter()
+            .copied()
+            .filter(|&s| s < cut)
+            .fold(f32::NEG_INFINITY, f32::max);
+        if next == f32::NEG_INFINITY {
+            break;
+        }
+        kept += scores.iter().filter(|&&s| s == next).count();
+        cut = next;
+    }
+    for s in scores.iter_mut() {
+        if *s < cut || s.is_nan() {
+            *s = 0.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_keeps_the_best_scores_only() {
+        let mut s = [0.1, 0.5, 0.3, 0.05];
+        keep_top_k(&mut s, 1);
+        assert_eq!(s, [0.0, 0.5, 0.0, 0.0]);
+        let mut s = [0.1, 0.5, 0.3, 0.05];
+        keep_top_k(&mut s, 2);
+        assert_eq!(s, [0.0, 0.5, 0.3, 0.0]);
+        let mut s = [0.2, 0.2];
+        keep_top_k(&mut s, 5);
+        assert_eq!(s, [0.2, 0.2]);
+        let mut s = [f32::NAN, 0.4, 0.1];
+        keep_top_k(&mut s, 1);
+        assert_eq!(s, [0.0, 0.4, 0.0]);
+    }
+}
