@@ -630,9 +630,9 @@ fn bad_input_gives_clear_errors_not_panics() {
 }
 
 /// `edgeclip watch` on vivid as a device runs it: the camera opens, frames are
-/// tagged and statused, an unplug (the disconnect control) is reported as
-/// `lost` then `back` while the process keeps running, frames flow again, and
-/// SIGTERM ends it cleanly (exit 0, a last status).
+/// tagged and statused, an unplug (the disconnect control) and a full one (rmmod,
+/// modprobe) are each reported as `lost` then `back` while the process keeps
+/// running, frames flow again, and SIGTERM ends it cleanly (exit 0, a last status).
 #[test]
 #[ignore = "needs vivid: run inside the VM with firmware-tools/vm/test-camera.sh"]
 fn watch_tags_vivid_through_an_unplug_and_stops_on_sigterm() {
@@ -643,6 +643,9 @@ fn watch_tags_vivid_through_an_unplug_and_stops_on_sigterm() {
     let start = Instant::now();
     let mut child = edgeclip_e2e::edgeclip()
         .args(["--json", "watch", "--camera", DEVICE, "--size", "640x360"])
+        // Reopen after 1.5 s, not 100 ms: rmmod must get in while no handle is open
+        // (the kernel refuses to unload a driver in use).
+        .args(["--reconnect-ms", "1500"])
         .args([
             "--pixel-format",
             "yuyv",
@@ -710,6 +713,35 @@ fn watch_tags_vivid_through_an_unplug_and_stops_on_sigterm() {
     wait_for("camera lost", &camera("lost"));
     wait_for("camera back", &camera("back"));
     let after = wait_for("frames again after the replug", &frames_over(before + 2));
+    let after_frames = after["data"]["frames"].as_u64().unwrap();
+    // The full unplug: the driver unloaded and loaded again. The kernel refuses
+    // rmmod while a handle is open, so: disconnect (the capture thread closes its
+    // handle on the next dequeue and waits 1.5 s before reopening) and rmmod in
+    // that window. The loop's own events lag behind under the VM's emulation (a
+    // frame takes seconds to encode), so this does not wait for them first.
+    let end = Instant::now() + Duration::from_secs(60);
+    'unloaded: loop {
+        v4l2_ctl(&["-c", "disconnect=1"]);
+        let window = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < window {
+            if sh("rmmod", &["vivid"]).0 {
+                break 'unloaded;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(Instant::now() < end, "rmmod vivid kept failing for 60 s");
+    }
+    println!(
+        "  watch +{:>6} ms  vivid unloaded",
+        start.elapsed().as_millis()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut args = vec!["vivid"];
+    args.extend_from_slice(&VIVID_ARGS);
+    let (ok, text) = sh("modprobe", &args);
+    assert!(ok, "modprobe vivid: {text}");
+    wait_for("camera back after modprobe", &camera("back"));
+    let after = wait_for("frames after modprobe", &frames_over(after_frames + 1));
     let (ok, text) = sh("kill", &["-TERM", &child.id().to_string()]);
     assert!(ok, "kill: {text}");
     let status = child.wait().unwrap();
@@ -726,13 +758,24 @@ fn watch_tags_vivid_through_an_unplug_and_stops_on_sigterm() {
         last["type"], "status",
         "a last status before exiting: {last}"
     );
+    let states: Vec<&str> = seen
+        .iter()
+        .filter(|v| v["type"] == "camera")
+        .map(|v| v["data"]["state"].as_str().unwrap())
+        .collect();
+    let count = |s: &str| states.iter().filter(|&&x| x == s).count();
+    assert!(
+        count("lost") >= 2 && count("back") >= 2,
+        "two unplugs: {states:?}"
+    );
     let seqs: Vec<u64> = seen
         .iter()
         .map(|v| v["data"]["seq"].as_u64().unwrap())
         .collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     println!(
-        "vivid watch: opened, {before} frames tagged, lost, back, {} frames in all, SIGTERM -> exit 0 \
+        "vivid watch: opened, {before} frames tagged, disconnect: lost, back; rmmod/modprobe: lost, \
+         back; {} frames in all, SIGTERM -> exit 0 \
          with a last status ({} events, {:.1} s); last status: fps_out {:.1}, stage ms {}",
         last["data"]["frames"],
         seen.len(),

@@ -10,10 +10,13 @@ say() { echo "test-camera: $*" >&2; }
 
 start=$(date +%s)
 say "building edgeclip and the camera_vm test binary"
-cargo build -p edgeclip-cli || { say "error: cargo build -p edgeclip-cli failed"; exit 1; }
-# The path comes from cargo's JSON messages: the artifact of the camera_vm test target.
-json=$(cargo test -p edgeclip-e2e --test camera_vm --no-run --message-format=json) ||
-  { say "error: cargo test -p edgeclip-e2e --test camera_vm --no-run failed"; exit 1; }
+# The whole workspace, as `cargo test --workspace` builds it: with `-p` cargo would
+# unify features over fewer packages and rebuild tract and half the tree (minutes in
+# CI). After the test command's own `cargo test --workspace` this is a no-op, and it
+# builds the edgeclip binary the watch test runs. The test binary's path comes from
+# cargo's JSON messages.
+json=$(cargo test --workspace --no-run --message-format=json) ||
+  { say "error: cargo test --workspace --no-run failed"; exit 1; }
 bin=$(printf '%s\n' "$json" | python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -139,6 +139,10 @@ pub struct WatchArgs {
     /// which times dwell and hold (default: the time they arrive).
     #[arg(long, value_name = "FPS")]
     pub fps: Option<f64>,
+    /// Camera: milliseconds before the first reopening after a fault; each failed
+    /// attempt doubles it, up to 5 s.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub reconnect_ms: u64,
     /// Files: start again after the last one.
     #[arg(long = "loop", requires = "files")]
     pub looped: bool,

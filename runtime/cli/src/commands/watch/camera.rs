@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use edgeclip_capture::{
@@ -32,7 +33,12 @@ pub fn run(
     let mut source = Reconnecting::camera(
         device,
         config,
-        Backoff::default(),
+        Backoff {
+            initial: Duration::from_millis(args.reconnect_ms),
+            max: Backoff::default()
+                .max
+                .max(Duration::from_millis(args.reconnect_ms)),
+        },
         capture_stop.clone(),
         events_tx,
     );
