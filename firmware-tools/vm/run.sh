@@ -54,7 +54,7 @@ resolve_kernel() {
   apt-cache depends linux-image-amd64 2>/dev/null |
     awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
 }
-if [ ! -s "$kdir/kver" ] || [ ! -f "$kdir/root/boot/vmlinuz-$(cat "$kdir/kver")" ]; then
+if [ ! -s "$kdir/kver" ] || [ ! -f "$kdir/unpacked/boot/vmlinuz-$(cat "$kdir/kver")" ]; then
   rm -rf "$kdir" && mkdir -p "$kdir/dl"
   kpkg=$(resolve_kernel)
   [ -n "$kpkg" ] || die "apt-cache depends linux-image-amd64 names no linux-image-<version> package"
@@ -69,12 +69,12 @@ if [ ! -s "$kdir/kver" ] || [ ! -f "$kdir/root/boot/vmlinuz-$(cat "$kdir/kver")"
   fi
   deb=$(ls "$kdir"/dl/"$kpkg"_*.deb 2>/dev/null | head -n1)
   [ -n "$deb" ] || die "apt-get download left no $kpkg .deb in $kdir/dl"
-  dpkg -x "$deb" "$kdir/root" || die "dpkg -x $deb failed"
+  dpkg -x "$deb" "$kdir/unpacked" || die "dpkg -x $deb failed"
   rm -f "$deb"
   echo "${kpkg#linux-image-}" >"$kdir/kver"
 fi
 kver=$(cat "$kdir/kver")
-vmlinuz="$kdir/root/boot/vmlinuz-$kver"
+vmlinuz="$kdir/unpacked/boot/vmlinuz-$kver"
 [ -f "$vmlinuz" ] || die "no kernel image at $vmlinuz"
 
 # The guest sees the host's /lib/modules (shared root), so the modules go there; the host
@@ -82,7 +82,7 @@ vmlinuz="$kdir/root/boot/vmlinuz-$kver"
 moddir="/lib/modules/$kver"
 if [ ! -f "$moddir/modules.dep" ] || [ -z "$(find "$moddir" -name 'vivid.ko*' -print -quit 2>/dev/null)" ]; then
   src=""
-  for d in "$kdir/root/lib/modules/$kver" "$kdir/root/usr/lib/modules/$kver"; do
+  for d in "$kdir/unpacked/lib/modules/$kver" "$kdir/unpacked/usr/lib/modules/$kver"; do
     [ -d "$d" ] && { src=$d; break; }
   done
   [ -n "$src" ] || die "the kernel package has no modules directory for $kver"
