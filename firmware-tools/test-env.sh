@@ -16,17 +16,20 @@ if [ ! -f "$slice/meta.json" ]; then
   "$venv/bin/python" "$root/firmware-tools/fixtures/make_scale_slice.py" "$slice" 2>&1 | grep -v '^WARNING:root' || true
   [ -f "$slice/meta.json" ] || { echo "test-env: building the scale slice failed" >&2; exit 1; }
 fi
-# runtime/capture: the `v4l` crate's build runs bindgen on <linux/videodev2.h>, which needs
-# libclang (Debian libclang-dev). ffmpeg only makes the capture fixtures, which are committed.
-capture_pkgs=(libclang-dev)
-capture_missing=()
-for p in "${capture_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || capture_missing+=("$p")
+# Debian packages:
+#  - runtime/capture: the `v4l` crate's build runs bindgen on <linux/videodev2.h>, which needs
+#    libclang (libclang-dev). ffmpeg only makes the capture fixtures, which are committed.
+#  - tests/mqtt.rs and firmware-tools/bench/mqtt_replay.sh: a real broker (mosquitto); the tests
+#    start their own on a free loopback port, so the package's system service is not needed.
+pkgs=(libclang-dev mosquitto)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-if [ ${#capture_missing[@]} -gt 0 ]; then
-  echo "test-env: installing ${capture_missing[*]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-env: installing ${missing[*]}"
   as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -q --no-install-recommends "${capture_missing[@]}" ||
-    { as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends "${capture_missing[@]}"; }
+  as_root apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+    { as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends "${missing[@]}"; }
 fi

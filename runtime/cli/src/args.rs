@@ -76,6 +76,83 @@ pub enum Command {
     /// The device's main job: tag frames from a camera, files or stdin and report
     /// labels that appear and leave (JSON Lines events with --json).
     Watch(Box<WatchArgs>),
+    /// Read the event journal a `watch` run keeps (`--journal`): list, follow or
+    /// export its events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+/// `edgeclip events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print the journal's events that match the filters.
+    List(EventsFilterArgs),
+    /// Print the last events, then (with --follow) new ones as they are written.
+    Tail(EventsTailArgs),
+    /// Write the matching events as JSON Lines, one journaled envelope per line.
+    Export(EventsExportArgs),
+}
+
+/// Which journal and which of its events.
+#[derive(Debug, Args)]
+pub struct EventsFilterArgs {
+    /// The journal folder (`[journal] dir` of the watch settings).
+    #[arg(long, value_name = "DIR")]
+    pub journal: PathBuf,
+    /// Only events at or after this time: RFC 3339 (`2026-12-01T08:00:00Z`) or an
+    /// age (`90s`, `15m`, `2h`, `7d`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only events before this time (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only events with a sequence number above this.
+    #[arg(long, value_name = "SEQ")]
+    pub after_seq: Option<u64>,
+    /// Only `appeared`/`left` events of this label (repeatable).
+    #[arg(long, value_name = "LABEL")]
+    pub label: Vec<String>,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub kind: Vec<EventKindArg>,
+}
+
+/// `--type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventKindArg {
+    /// A label appeared.
+    Appeared,
+    /// A label left.
+    Left,
+    /// Periodic status.
+    Status,
+    /// Camera state changes.
+    Camera,
+}
+
+/// `edgeclip events tail`.
+#[derive(Debug, Args)]
+pub struct EventsTailArgs {
+    /// The journal and filters.
+    #[command(flatten)]
+    pub filter: EventsFilterArgs,
+    /// How many of the last matching events to print first.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub lines: usize,
+    /// Keep printing new events until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+/// `edgeclip events export`.
+#[derive(Debug, Args)]
+pub struct EventsExportArgs {
+    /// The journal and filters.
+    #[command(flatten)]
+    pub filter: EventsFilterArgs,
+    /// Write here instead of stdout (replaced atomically when complete).
+    #[arg(short, long, value_name = "FILE.jsonl")]
+    pub output: Option<PathBuf>,
 }
 
 /// `--pix` values: raw frame layouts on stdin.
@@ -149,9 +226,22 @@ pub struct WatchArgs {
     /// The labels.
     #[command(flatten)]
     pub labels: LabelArgs,
-    /// Settings file (`[watch]` and `[track]` tables); flags win over it.
+    /// Settings file (`[watch]`, `[track]`, `[journal]`, `[mqtt]`, `[gpio]` tables);
+    /// flags win over it.
     #[arg(long, value_name = "FILE.toml")]
     pub config: Option<PathBuf>,
+    /// Keep every event in a crash-safe journal in this folder (read it with
+    /// `edgeclip events`); numbering continues from its last event.
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
+    /// When the journal syncs to disk: `every-record`, `interval:100ms`,
+    /// `interval:50` (records), `interval:100ms,50` or `os`.
+    #[arg(long, value_name = "POLICY")]
+    pub durability: Option<String>,
+    /// Publish events to this MQTT broker (`HOST` or `HOST:PORT`) through the
+    /// journal's outbox; the rest of `[mqtt]` comes from --config.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub mqtt: Option<String>,
     /// Scoring: `top-k` (labels compete) or `tags` (each on its own).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,

@@ -34,6 +34,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod indicator;
+
+pub mod spawned;
+
+pub use spawned::Spawned;
+
 /// Identity and order of one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -170,6 +176,10 @@ pub enum SinkError {
     /// Writing failed.
     #[error("writing an event: {0}")]
     Io(#[from] std::io::Error),
+    /// The sink's queue is full (its thread is stalled or failing): the event was
+    /// not queued. See [`Spawned`].
+    #[error("the {0} sink's queue is full; event not queued")]
+    Full(&'static str),
 }
 
 /// Where events go: stdout, a journal, a broker. The loop calls [`Sink::send`] for
@@ -181,6 +191,40 @@ pub trait Sink {
     /// Makes everything sent so far durable or visible (at the end of a run).
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
+    }
+
+    /// Time-based work between events (an interval fsync); called every few tens
+    /// of milliseconds by a [`Spawned`] sink's thread while no event comes.
+    fn tick(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn send(&mut self, event: &Event) -> Result<(), SinkError> {
+        (**self).send(event)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
+
+    fn tick(&mut self) -> Result<(), SinkError> {
+        (**self).tick()
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn send(&mut self, event: &Event) -> Result<(), SinkError> {
+        (**self).send(event)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
+
+    fn tick(&mut self) -> Result<(), SinkError> {
+        (**self).tick()
     }
 }
 

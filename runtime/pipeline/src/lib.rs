@@ -14,7 +14,9 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod sinks;
 pub mod watch;
 
 pub use config::{Mode, TrackTable, WatchConfig, WatchTable};
+pub use sinks::{Fanout, JournalSink};
 pub use watch::{Ended, FrameOutcome, Limits, SourceState, Totals, Watch, WatchError};

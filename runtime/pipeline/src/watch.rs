@@ -221,6 +221,12 @@ impl Watch {
         })
     }
 
+    /// Numbers the next event `seq + 1`: with a journal, its last record, so the
+    /// numbering (and the ids' order) continues across restarts.
+    pub fn continue_after(&mut self, seq: u64) {
+        self.stamps.seq = self.stamps.seq.max(seq);
+    }
+
     /// The label set frames are scored against.
     pub fn labels(&self) -> &LabelSet {
         &self.labels

@@ -5,6 +5,7 @@ mod backends;
 mod check;
 mod classify;
 mod embed;
+mod events;
 mod info;
 mod label_set;
 mod labels;
@@ -28,6 +29,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
         Command::Labels(command) => labels::run(ctx, command),
         Command::Backends => backends::run(ctx),
         Command::Watch(args) => watch::run(ctx, *args),
+        Command::Events(command) => events::run(ctx, command),
     }
 }
 

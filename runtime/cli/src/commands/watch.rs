@@ -10,7 +10,8 @@ use anyhow::{bail, Context as _, Result};
 use edgeclip::encoder::ImageEncoder;
 use edgeclip_capture::{parse_size, ImageFiles, PixelFormat, RawFrames};
 use edgeclip_events::{Event, Sink, SinkError};
-use edgeclip_pipeline::{Limits, Mode, TrackTable, Watch, WatchConfig, WatchTable};
+use edgeclip_mqtt::MqttTable;
+use edgeclip_pipeline::{Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchTable};
 
 use super::label_set;
 use crate::args::{ModeArg, PixArg, WatchArgs};
@@ -18,13 +19,22 @@ use crate::context::{Ctx, Outcome};
 use crate::output::{is_closed_pipe_io, Record};
 
 mod camera;
+mod outputs;
 
-/// A settings file: `[watch]` and `[track]`, every key optional.
+use outputs::{GpioTable, JournalTable, OutputSettings, Outputs};
+
+/// A settings file: `[watch]`, `[track]`, `[journal]`, `[mqtt]`, `[gpio]`, every
+/// key optional.
 #[derive(Debug, Default)]
 struct ConfigFile {
     watch: WatchTable,
     track: TrackTable,
+    journal: JournalTable,
+    mqtt: Option<MqttTable>,
+    gpio: Option<GpioTable>,
 }
+
+const TABLES: [&str; 5] = ["watch", "track", "journal", "mqtt", "gpio"];
 
 /// Runs `watch` until the source ends, a limit, SIGINT/SIGTERM or a closed output.
 pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
@@ -32,7 +42,11 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
         // Checked here: clap's `requires` does not see through the source group.
         bail!("--size and --pixel-format are what to ask a camera for: they need --camera");
     }
-    let config = resolve_config(&args)?;
+    let file = match &args.config {
+        Some(path) => read_config(path)?,
+        None => ConfigFile::default(),
+    };
+    let config = resolve_config(&args, &file)?;
     let limits = Limits {
         frames: args.frames,
         duration: args.duration.map(seconds).transpose()?,
@@ -48,22 +62,30 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
     }
     let encoder = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
     let preprocess = package.manifest().preprocess.clone();
-    let mut watch = Watch::new(encoder, preprocess, labels, config)?;
-    let mut sink = PrinterSink { ctx, closed: false };
-    let ended = if let Some(device) = &args.camera {
-        camera::run(&mut watch, &args, device, limits, &stop, &mut sink)?
-    } else if let Some(spec) = &args.files {
-        let mut files = ImageFiles::open(spec)?.looped(args.looped);
-        watch.set_camera_state("file");
-        watch.run_inline(&mut files, args.fps, limits, &stop, &mut sink)?
-    } else if let (Some(size), Some(pix)) = (&args.raw, args.pix) {
-        let (width, height) = parse_size(size)?;
-        let mut raw = RawFrames::new(std::io::stdin().lock(), width, height, pixel_format(pix))?;
-        watch.set_camera_state("stdin");
-        watch.run_inline(&mut raw, args.fps, limits, &stop, &mut sink)?
-    } else {
-        bail!("give --camera, --files or --raw");
+    let base = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let settings = OutputSettings {
+        journal: &file.journal,
+        mqtt: file.mqtt.as_ref(),
+        gpio: file.gpio.as_ref(),
+        base: &base,
+        journal_flag: args.journal.as_deref(),
+        durability_flag: args.durability.as_deref(),
+        mqtt_flag: args.mqtt.as_deref(),
     };
+    let names = (0..labels.len())
+        .map(|i| labels.label(i).to_owned())
+        .collect();
+    let mut outputs = Outputs::open(&settings, names)?;
+    let mut watch = Watch::new(encoder, preprocess, labels, config)?;
+    watch.continue_after(outputs.last_seq);
+    let ended = run_source(ctx, &mut watch, &args, limits, &stop, &mut outputs);
+    outputs.close();
+    let ended = ended?;
     let totals = watch.totals();
     log::info!(
         "watch ended ({ended:?}): {} frames, {} dropped, {} bad, {} events ({} not delivered)",
@@ -76,13 +98,42 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Defaults, then the file, then the flags.
-fn resolve_config(args: &WatchArgs) -> Result<WatchConfig> {
-    let mut config = WatchConfig::default();
-    if let Some(path) = &args.config {
-        let file = read_config(path)?;
-        config.apply(&file.watch, &file.track);
+/// Runs the loop over the chosen source, events to the printer and `outputs`.
+fn run_source(
+    ctx: &mut Ctx,
+    watch: &mut Watch,
+    args: &WatchArgs,
+    limits: Limits,
+    stop: &Arc<AtomicBool>,
+    outputs: &mut Outputs,
+) -> Result<edgeclip_pipeline::Ended> {
+    let mut sink = Fanout::new();
+    sink.push(PrinterSink { ctx, closed: false });
+    for output in outputs.sinks() {
+        sink.push(output);
     }
+    let watch = &mut *watch;
+    let ended = if let Some(device) = &args.camera {
+        camera::run(watch, args, device, limits, stop, &mut sink)?
+    } else if let Some(spec) = &args.files {
+        let mut files = ImageFiles::open(spec)?.looped(args.looped);
+        watch.set_camera_state("file");
+        watch.run_inline(&mut files, args.fps, limits, stop, &mut sink)?
+    } else if let (Some(size), Some(pix)) = (&args.raw, args.pix) {
+        let (width, height) = parse_size(size)?;
+        let mut raw = RawFrames::new(std::io::stdin().lock(), width, height, pixel_format(pix))?;
+        watch.set_camera_state("stdin");
+        watch.run_inline(&mut raw, args.fps, limits, stop, &mut sink)?
+    } else {
+        bail!("give --camera, --files or --raw");
+    };
+    Ok(ended)
+}
+
+/// Defaults, then the file, then the flags.
+fn resolve_config(args: &WatchArgs, file: &ConfigFile) -> Result<WatchConfig> {
+    let mut config = WatchConfig::default();
+    config.apply(&file.watch, &file.track);
     let watch = WatchTable {
         mode: args.mode.map(|m| match m {
             ModeArg::TopK => Mode::TopK,
@@ -117,15 +168,25 @@ fn read_config(path: &Path) -> Result<ConfigFile> {
         edgeclip::Error::InvalidInput(format!("{}: {message}", path.display())).into()
     };
     let doc: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().to_owned()))?;
-    if let Some(name) = doc
-        .keys()
-        .find(|k| !["watch", "track"].contains(&k.as_str()))
-    {
-        return Err(bad(format!("unknown table or key `{name}` (watch, track)")));
+    if let Some(name) = doc.keys().find(|k| !TABLES.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "unknown table or key `{name}` ({})",
+            TABLES.join(", ")
+        )));
     }
+    let optional = |name: &str| doc.contains_key(name);
     Ok(ConfigFile {
         watch: table(&doc, "watch").map_err(bad)?,
         track: table(&doc, "track").map_err(bad)?,
+        journal: table(&doc, "journal").map_err(bad)?,
+        mqtt: optional("mqtt")
+            .then(|| table(&doc, "mqtt"))
+            .transpose()
+            .map_err(bad)?,
+        gpio: optional("gpio")
+            .then(|| table(&doc, "gpio"))
+            .transpose()
+            .map_err(bad)?,
     })
 }
 

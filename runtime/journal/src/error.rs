@@ -1,0 +1,96 @@
+//! Errors of the journal, each naming the file and the problem.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong with a journal, a reader or a cursor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// A file or folder could not be read, written, synced, renamed or removed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Another [`Journal`](crate::Journal), in this process or another, holds the
+    /// lock file of the folder.
+    #[error("{}: the journal is already open for writing (locked by another writer)", .0.display())]
+    Locked(PathBuf),
+    /// [`Journal::append`](crate::Journal::append) was given a sequence number
+    /// not above the last one written.
+    #[error("record {seq} is out of order: the journal already holds records up to {last}")]
+    OutOfOrder {
+        /// The refused sequence number.
+        seq: u64,
+        /// The journal's last sequence number.
+        last: u64,
+    },
+    /// A payload longer than [`MAX_PAYLOAD`](crate::MAX_PAYLOAD).
+    #[error(
+        "a payload of {len} bytes exceeds the journal's limit of {} bytes",
+        crate::MAX_PAYLOAD
+    )]
+    TooLarge {
+        /// The payload's length.
+        len: usize,
+    },
+    /// A record frame that cannot have been written as it reads: a checksum
+    /// mismatch, an impossible length, a sequence number out of order, or a torn
+    /// frame where the file cannot still be growing.
+    #[error("{}: corrupt record at offset {offset}: {reason}", file.display())]
+    Corrupt {
+        /// The segment file.
+        file: PathBuf,
+        /// Where the frame starts, in bytes from the start of the file.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A segment file whose header is not a valid journal segment header.
+    #[error("{}: not a valid journal segment: {reason}", file.display())]
+    BadSegment {
+        /// The segment file.
+        file: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A cursor file that does not hold a valid cursor.
+    #[error("{}: not a valid journal cursor: {reason}", file.display())]
+    BadCursor {
+        /// The cursor file.
+        file: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A cursor name that cannot be a file name (empty, too long, or with a
+    /// character other than ASCII letters, digits, `-` and `_`).
+    #[error("cursor name {0:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")]
+    BadCursorName(String),
+    /// An earlier write or sync of this segment failed, so what the file holds
+    /// past the last synced record is unknown; reopen the journal to recover it.
+    #[error("{}: the journal stopped after a failed write or sync ({reason}); reopen it to recover", file.display())]
+    Failed {
+        /// The segment file.
+        file: PathBuf,
+        /// The failure that stopped the journal.
+        reason: String,
+    },
+}
+
+impl JournalError {
+    /// An I/O error about `path`.
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// `.map_err(io_at(path))`: tags an I/O error with the file it is about.
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
+    move |e| JournalError::io(path, e)
+}

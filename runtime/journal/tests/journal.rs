@@ -1,0 +1,303 @@
+//! The journal's writer, recovery and reader through the public API.
+
+use std::path::{Path, PathBuf};
+
+use edgeclip_journal::{Durability, Journal, JournalConfig, JournalError, Reader, Record};
+use proptest::prelude::*;
+
+fn config(segment_bytes: u64) -> JournalConfig {
+    JournalConfig {
+        segment_bytes,
+        ..JournalConfig::default()
+    }
+}
+
+fn payload(seq: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (seq as usize * 31 + i) as u8).collect()
+}
+
+fn read_all(dir: &Path) -> Result<Vec<Record>, JournalError> {
+    let mut r = Reader::open(dir)?;
+    let mut out = Vec::new();
+    while let Some(rec) = r.next()? {
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ecj"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn write(dir: &Path, n: u64, segment_bytes: u64) {
+    let mut j = Journal::open(dir, config(segment_bytes)).unwrap();
+    for seq in 1..=n {
+        j.append(seq, seq * 10, &payload(seq, 40 + seq as usize % 7))
+            .unwrap();
+    }
+}
+
+#[test]
+fn records_read_back_across_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 100, 1024);
+    assert!(segments(dir.path()).len() > 3, "rotation happened");
+    let all = read_all(dir.path()).unwrap();
+    assert_eq!(all.len(), 100);
+    for (i, r) in all.iter().enumerate() {
+        let seq = i as u64 + 1;
+        assert_eq!((r.seq, r.time_ms), (seq, seq * 10));
+        assert_eq!(r.payload, payload(seq, 40 + seq as usize % 7));
+    }
+    let mut r = Reader::open(dir.path()).unwrap();
+    r.seek(57).unwrap();
+    assert_eq!(r.next().unwrap().unwrap().seq, 58);
+}
+
+#[test]
+fn a_torn_tail_is_cut_at_every_byte_and_the_sequence_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 5, 1 << 20);
+    let seg = segments(dir.path()).pop().unwrap();
+    let full = std::fs::read(&seg).unwrap();
+    let last_len = 24 + 45; // frame header + record 5's payload
+    let last_start = full.len() - last_len;
+    for cut in last_start + 1..full.len() {
+        std::fs::write(&seg, &full[..cut]).unwrap();
+        let mut j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(j.last_seq(), 4, "cut at {cut}");
+        assert_eq!(j.recovery().cut_bytes, (cut - last_start) as u64);
+        assert!(j.recovery().reason.as_deref().unwrap().contains("torn"));
+        j.append(5, 50, &payload(5, 45)).unwrap();
+        drop(j);
+        assert_eq!(read_all(dir.path()).unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_last_record_is_cut_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 3, 1 << 20);
+    let seg = segments(dir.path()).pop().unwrap();
+    let full = std::fs::read(&seg).unwrap();
+    let last_start = full.len() - (24 + 40 + 3);
+    for at in last_start..full.len() {
+        let mut bad = full.clone();
+        bad[at] ^= 0x40;
+        std::fs::write(&seg, &bad).unwrap();
+        let j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(j.last_seq(), 2, "flip at {at}");
+        assert!(j.recovery().reason.is_some());
+        drop(j);
+        assert_eq!(read_all(dir.path()).unwrap().len(), 2);
+        std::fs::write(&seg, &full).unwrap();
+    }
+}
+
+#[test]
+fn damage_in_an_older_segment_is_reported_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 40, 512);
+    let first = segments(dir.path())[0].clone();
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&first, bytes).unwrap();
+    let err = read_all(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(&first.display().to_string()) && err.contains("checksum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn out_of_order_too_large_and_locked_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path(), JournalConfig::default()).unwrap();
+    j.append(5, 0, b"x").unwrap();
+    assert!(matches!(
+        j.append(5, 0, b"x"),
+        Err(JournalError::OutOfOrder { seq: 5, last: 5 })
+    ));
+    j.append(9, 0, b"gap allowed").unwrap();
+    let big = vec![0u8; edgeclip_journal::MAX_PAYLOAD + 1];
+    assert!(matches!(
+        j.append(10, 0, &big),
+        Err(JournalError::TooLarge { .. })
+    ));
+    let second = Journal::open(dir.path(), JournalConfig::default());
+    assert!(matches!(second, Err(JournalError::Locked(_))));
+    drop(j);
+    assert_eq!(
+        Journal::open(dir.path(), JournalConfig::default())
+            .unwrap()
+            .last_seq(),
+        9
+    );
+}
+
+#[test]
+fn retention_deletes_the_oldest_segments_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(
+        dir.path(),
+        JournalConfig {
+            segment_bytes: 1024,
+            retain_bytes: 4096,
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    for seq in 1..=500 {
+        j.append(seq, 0, &payload(seq, 60)).unwrap();
+    }
+    let total: u64 = segments(dir.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(total <= 4096 + 1024, "{total} bytes kept");
+    assert!(j.stats().segments_deleted > 0);
+    let all = read_all(dir.path()).unwrap();
+    assert_eq!(all.last().unwrap().seq, 500);
+    assert!(
+        all.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "a contiguous tail"
+    );
+    let mut r = Reader::open(dir.path()).unwrap();
+    r.seek(3).unwrap();
+    assert_eq!(
+        r.next().unwrap().unwrap().seq,
+        all[0].seq,
+        "the first record there is"
+    );
+}
+
+#[test]
+fn retention_by_age_deletes_closed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(
+        dir.path(),
+        JournalConfig {
+            segment_bytes: 256,
+            retain_age: Some(std::time::Duration::from_millis(200)),
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    for seq in 1..=20 {
+        j.append(seq, 0, &payload(seq, 60)).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for seq in 21..=24 {
+        j.append(seq, 0, &payload(seq, 60)).unwrap();
+    }
+    let all = read_all(dir.path()).unwrap();
+    assert!(
+        all[0].seq > 15,
+        "old segments gone: first is {}",
+        all[0].seq
+    );
+}
+
+#[test]
+fn a_reader_follows_appends_and_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path(), config(300)).unwrap();
+    let mut r = Reader::open(dir.path()).unwrap();
+    assert!(r.next().unwrap().is_none(), "empty journal");
+    let mut seen = Vec::new();
+    for seq in 1..=30 {
+        j.append(seq, 0, &payload(seq, 50)).unwrap();
+        while let Some(rec) = r.next().unwrap() {
+            seen.push(rec.seq);
+        }
+    }
+    assert_eq!(seen, (1..=30).collect::<Vec<_>>());
+}
+
+#[test]
+fn interval_and_os_policies_report_durability_as_they_promise() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(
+        dir.path(),
+        JournalConfig {
+            durability: Durability::Interval { ms: 50, records: 3 },
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    j.append(1, 0, b"a").unwrap();
+    j.append(2, 0, b"b").unwrap();
+    assert_eq!(j.durable_seq(), 0);
+    j.append(3, 0, b"c").unwrap();
+    assert_eq!(j.durable_seq(), 3, "three records");
+    j.append(4, 0, b"d").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    j.tick().unwrap();
+    assert_eq!(j.durable_seq(), 4, "50 ms");
+    let durable = j.durable();
+    assert_eq!(
+        durable.wait_beyond(3, std::time::Duration::from_millis(1)),
+        4
+    );
+    drop(j);
+    assert!(durable.is_closed());
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(
+        dir.path(),
+        JournalConfig {
+            durability: Durability::Os,
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    j.append(1, 0, b"a").unwrap();
+    assert_eq!(j.durable_seq(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever happens to the files' tails and bytes, opening and reading never
+    /// panic, and nothing comes back that was not written.
+    #[test]
+    fn damage_never_panics_or_invents_records(
+        sizes in proptest::collection::vec(0usize..2000, 1..30),
+        cut in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut written = Vec::new();
+        {
+            let mut j = Journal::open(dir.path(), config(4096)).unwrap();
+            for (i, len) in sizes.iter().enumerate() {
+                let seq = i as u64 + 1;
+                let p = payload(seq, *len);
+                j.append(seq, seq, &p).unwrap();
+                written.push(Record { seq, time_ms: seq, payload: p });
+            }
+        }
+        let seg = segments(dir.path()).pop().unwrap();
+        let mut bytes = std::fs::read(&seg).unwrap();
+        for (at, mask) in &flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= mask;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        std::fs::write(&seg, &bytes).unwrap();
+        let _ = read_all(dir.path());
+        if let Ok(j) = Journal::open(dir.path(), config(4096)) {
+            drop(j);
+            let back = read_all(dir.path()).unwrap();
+            for r in &back {
+                prop_assert!(written.contains(r), "record {} was not written", r.seq);
+            }
+        }
+    }
+}
