@@ -243,6 +243,7 @@ fn start_watch(settings: &Path, frames: &Path) -> Child {
         .arg("--files")
         .arg(frames)
         .args(["--labels", LABELS])
+        .env("EDGECLIP_MODEL", default_model())
         .env("RUST_LOG", "edgeclip_mqtt=info")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
