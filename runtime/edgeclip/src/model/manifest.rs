@@ -92,6 +92,114 @@ pub struct Manifest {
     pub image: Tower,
     /// The text tower.
     pub text: Tower,
+    /// PointCLIP settings for this model (`edgeclip points`); absent: the
+    /// published defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointclip: Option<PointClipSettings>,
+    /// DepthCLIP settings for this model (`edgeclip depth`); absent: the
+    /// published defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depthclip: Option<DepthClipSettings>,
+}
+
+/// `[pointclip]`: how this model classifies point clouds. Every key is optional;
+/// a missing one takes the published PointCLIP value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointClipSettings {
+    /// Prompt template with `{}` for the class name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Projection used when the user names none: `v1` or `v2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<String>,
+    /// Weights of PointCLIP V1's six views, in the official view order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_weights_v1: Option<Vec<f32>>,
+    /// Weights of PointCLIP V2's ten views, in the official view order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_weights_v2: Option<Vec<f32>>,
+}
+
+impl PointClipSettings {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(p) = &self.projection {
+            if p != "v1" && p != "v2" {
+                return Err(format!("pointclip.projection `{p}` is not v1 or v2"));
+            }
+        }
+        for (key, weights, views) in [
+            ("view_weights_v1", &self.view_weights_v1, 6),
+            ("view_weights_v2", &self.view_weights_v2, 10),
+        ] {
+            let Some(w) = weights else { continue };
+            if w.len() != views {
+                return Err(format!(
+                    "pointclip.{key} has {} weights, the projection has {views} views",
+                    w.len()
+                ));
+            }
+            if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f32>() <= 0.0 {
+                return Err(format!(
+                    "pointclip.{key} {w:?}: weights must be finite, at least 0, and not all 0"
+                ));
+            }
+        }
+        check_template("pointclip.template", self.template.as_deref())
+    }
+}
+
+impl DepthClipSettings {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(bins) = &self.bins_m {
+            if bins.len() < 2 || bins.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
+                return Err(format!(
+                    "depthclip.bins_m {bins:?}: give at least 2 positive depths in metres"
+                ));
+            }
+        }
+        let words = self.words.as_ref().map(Vec::len);
+        let bins = self.bins_m.as_ref().map(Vec::len);
+        if words.is_some() != bins.is_some() || words != bins {
+            return Err(
+                "depthclip.words and depthclip.bins_m must be given together, one depth per word"
+                    .into(),
+            );
+        }
+        if let Some(scale) = self.scale {
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(format!("depthclip.scale {scale} must be a positive number"));
+            }
+        }
+        check_template("depthclip.template", self.template.as_deref())
+    }
+}
+
+fn check_template(key: &str, template: Option<&str>) -> std::result::Result<(), String> {
+    match template {
+        Some(t) => crate::prompts::check(t).map_err(|e| format!("{key}: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// `[depthclip]`: how this model estimates depth. Every key is optional; a
+/// missing one takes the published DepthCLIP value, except `scale`, which is
+/// chosen per model by measurement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthClipSettings {
+    /// Prompt template with `{}` for the distance word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The distance words, nearest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<Vec<String>>,
+    /// The depth in metres each word stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bins_m: Option<Vec<f32>>,
+    /// The factor on cosine similarities before the softmax over the bins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f32>,
 }
 
 /// Tokenizer settings.
@@ -232,6 +340,12 @@ impl Manifest {
         if self.tokenizer.context_length < 2 {
             return Err("tokenizer.context_length must be at least 2".into());
         }
+        if let Some(pc) = &self.pointclip {
+            pc.validate()?;
+        }
+        if let Some(dc) = &self.depthclip {
+            dc.validate()?;
+        }
         for (tower, t) in [("image", &self.image), ("text", &self.text)] {
             if t.files.is_empty() {
                 return Err(format!("{tower}.files lists no file"));
@@ -361,6 +475,8 @@ mod v1 {
             tokenizer: m.tokenizer,
             image: tower(m.image),
             text: tower(m.text),
+            pointclip: None,
+            depthclip: None,
         })
     }
 
@@ -542,5 +658,49 @@ embedding = "embedding"
             .to_string();
         assert!(err.contains("format_version 3 is not supported"), "{err}");
         assert!(err.contains("reads 1 to 2"), "{err}");
+    }
+
+    #[test]
+    fn pointclip_and_depthclip_tables_are_read_and_checked() {
+        let f = file("fp32", "", "f.onnx", "onnx");
+        let with =
+            |table: &str| Manifest::parse(&format!("{HEAD}{f}{table}"), Path::new("model.toml"));
+        let m = with(
+            "[pointclip]\nprojection = \"v2\"\nview_weights_v1 = [1, 1, 1, 1, 0.5, 0.5]\n\
+             [depthclip]\nscale = 30.0\n",
+        )
+        .unwrap();
+        let pc = m.pointclip.unwrap();
+        assert_eq!(pc.projection.as_deref(), Some("v2"));
+        assert_eq!(pc.view_weights_v1.unwrap()[4], 0.5);
+        assert_eq!(m.depthclip.unwrap().scale, Some(30.0));
+        assert!(with("").unwrap().pointclip.is_none());
+        for (table, says) in [
+            ("[pointclip]\nprojection = \"v3\"\n", "not v1 or v2"),
+            ("[pointclip]\nview_weights_v2 = [1, 1]\n", "has 2 weights"),
+            (
+                "[pointclip]\nview_weights_v1 = [0, 0, 0, 0, 0, 0]\n",
+                "not all 0",
+            ),
+            (
+                "[pointclip]\ntemplate = \"a cloud\"\n",
+                "pointclip.template",
+            ),
+            ("[depthclip]\nscale = -1.0\n", "positive number"),
+            ("[depthclip]\nwords = [\"near\", \"far\"]\n", "together"),
+            (
+                "[depthclip]\nwords = [\"near\", \"far\"]\nbins_m = [1.0, 2.0, 3.0]\n",
+                "one depth per word",
+            ),
+            (
+                "[depthclip]\nbins_m = [1.0]\nwords = [\"x\"]\n",
+                "at least 2",
+            ),
+            ("[depthclip]\nsharpness = 3\n", "unknown field"),
+        ] {
+            let err = with(table).unwrap_err().to_string();
+            assert!(err.contains(says), "{table}: {err}");
+            assert!(err.contains("model.toml"), "{err}");
+        }
     }
 }
