@@ -61,3 +61,16 @@ pub enum DepthError {
         source: image::ImageError,
     },
 }
+
+/// A [`DepthError::Shape`] unless a buffer holds the `expected` number of values.
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), DepthError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(DepthError::Shape {
+            what,
+            expected,
+            got,
+        })
+    }
+}

@@ -4,6 +4,7 @@
 //! Grids and images are row-major `f32` slices with their size given as
 //! `(rows, cols)` or `(height, width)`.
 
+use crate::error::check_len;
 use crate::DepthError;
 
 /// Averages a patch depth grid with the grid predicted for the horizontally mirrored
@@ -89,18 +90,6 @@ fn source(i: usize, n_out: usize, n_in: usize) -> (usize, usize, f64) {
 /// for any pair of finite f32 values.
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
     a + (b - a) * t
-}
-
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), DepthError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(DepthError::Shape {
-            what,
-            expected,
-            got,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! the expected bin depth.
 
 use crate::config::MAX_BINS;
+use crate::error::check_len;
 use crate::{grid, DepthConfig, DepthError, DepthMap};
 
 /// A DepthCLIP head: a validated [`DepthConfig`] and the unit-length text embeddings of
@@ -184,18 +185,6 @@ fn norm(v: &[f32]) -> f64 {
         .map(|&x| (x as f64) * (x as f64))
         .sum::<f64>()
         .sqrt()
-}
-
-fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), DepthError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(DepthError::Shape {
-            what,
-            expected,
-            got,
-        })
-    }
 }
 
 #[cfg(test)]
