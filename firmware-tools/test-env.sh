@@ -2,7 +2,11 @@
 # Prepares what the test suite needs beyond cargo, idempotently:
 #  - a Python virtual environment (target/pyenv) with requirements-test.txt;
 #  - the ViT-B/32-width slice and onnxruntime's outputs on it (target/scale-slice),
-#    which are too large to commit (68 MB) and are rebuilt from a seed.
+#    which are too large to commit (68 MB) and are rebuilt from a seed;
+#  - the default model's held-out evaluation sets (target/heldout, 4,044 images drawn
+#    from test-split seeds), which tests/accuracy.rs reads;
+#  - the PointCLIP and DepthCLIP held-out sets (target/evalsets: 360 point clouds and 1,050
+#    distance scenes from test-split seeds), which tests/pointclip_depthclip_accuracy.rs reads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/target/pyenv"
@@ -15,6 +19,16 @@ fi
 if [ ! -f "$slice/meta.json" ]; then
   "$venv/bin/python" "$root/firmware-tools/fixtures/make_scale_slice.py" "$slice" 2>&1 | grep -v '^WARNING:root' || true
   [ -f "$slice/meta.json" ] || { echo "test-env: building the scale slice failed" >&2; exit 1; }
+fi
+heldout="$root/target/heldout"
+if [ ! -f "$heldout/labels.json" ]; then
+  "$venv/bin/python" "$root/firmware-tools/fixtures/make_model_fixtures.py" --heldout-only - "$heldout"
+  [ -f "$heldout/labels.json" ] || { echo "test-env: drawing the held-out sets failed" >&2; exit 1; }
+fi
+evalsets="$root/target/evalsets"
+if [ ! -f "$evalsets/done" ]; then
+  "$venv/bin/python" "$root/firmware-tools/fixtures/make_evalsets.py" "$evalsets"
+  [ -f "$evalsets/done" ] || { echo "test-env: drawing the PointCLIP/DepthCLIP sets failed" >&2; exit 1; }
 fi
 # Debian packages:
 #  - runtime/capture: the `v4l` crate's build runs bindgen on <linux/videodev2.h>, which needs

@@ -30,6 +30,21 @@ pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests").join("fixtures").join(rel)
 }
 
+/// A path in the held-out evaluation sets of the default model: `EDGECLIP_HELDOUT`, or
+/// `target/heldout`, which `firmware-tools/test-env.sh` generates from seeds
+/// (`firmware-tools/fixtures/make_model_fixtures.py --heldout-only`).
+pub fn heldout(rel: &str) -> PathBuf {
+    let dir = std::env::var_os("EDGECLIP_HELDOUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target").join("heldout"));
+    assert!(
+        dir.join("labels.json").is_file(),
+        "the held-out sets are missing at {}: run firmware-tools/test-env.sh",
+        dir.display()
+    );
+    dir.join(rel)
+}
+
 /// Reads a little-endian f32 file.
 pub fn read_f32(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -23,6 +23,8 @@ const TYPES: &[&str] = &[
     "store_info",
     "store_written",
     "backend",
+    "point_classification",
+    "depth",
     "error",
     "appeared",
     "left",
@@ -60,6 +62,8 @@ enum Record {
     StoreInfo(StoreInfo),
     StoreWritten(StoreWritten),
     Backend(Backend),
+    PointClassification(PointClassification),
+    Depth(Depth),
     Error(ErrorRecord),
     Appeared(Presence),
     Left(Presence),
@@ -80,6 +84,8 @@ impl Record {
             Record::StoreInfo(_) => "store_info",
             Record::StoreWritten(_) => "store_written",
             Record::Backend(_) => "backend",
+            Record::PointClassification(_) => "point_classification",
+            Record::Depth(_) => "depth",
             Record::Error(_) => "error",
             Record::Appeared(_) => "appeared",
             Record::Left(_) => "left",
@@ -105,6 +111,41 @@ struct LabelScore {
     label: String,
     probability: f64,
     logit: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PointClassification {
+    path: String,
+    points: u64,
+    projected_points: u64,
+    projection: String,
+    views: u64,
+    top: Vec<LabelScore>,
+    views_dir: Option<String>,
+    read_ms: f64,
+    project_ms: f64,
+    encode_ms: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Depth {
+    path: String,
+    width: u64,
+    height: u64,
+    scene_m: f64,
+    min_m: f64,
+    median_m: f64,
+    max_m: f64,
+    mean_m: f64,
+    flip: bool,
+    scale: f64,
+    depth_png: Option<String>,
+    preview_png: Option<String>,
+    decode_ms: f64,
+    encode_ms: f64,
+    depth_ms: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -461,6 +502,54 @@ fn every_record_type_reads_into_its_documented_shape() {
         "error",
     );
 
+    // points and depth, with and without files written.
+    let cloud = root().join("tests/fixtures/samples/cube.ply");
+    let views = dir.path().join("views");
+    keep(
+        records(
+            [
+                OsStr::new("points"),
+                os(&cloud),
+                "--labels".as_ref(),
+                "cube,sphere,torus".as_ref(),
+                "--save-views".as_ref(),
+                os(&views),
+            ],
+            0,
+        ),
+        "point_classification",
+    );
+    keep(
+        records(
+            [
+                OsStr::new("points"),
+                os(&cloud),
+                "--labels".as_ref(),
+                "cube,sphere".as_ref(),
+                "--projection".as_ref(),
+                "v2".as_ref(),
+            ],
+            0,
+        ),
+        "point_classification",
+    );
+    let scene = root().join("tests/fixtures/samples/scene_near.png");
+    let maps = dir.path().join("maps");
+    keep(
+        records(
+            [
+                OsStr::new("depth"),
+                os(&scene),
+                "--out".as_ref(),
+                os(&maps),
+                "--flip".as_ref(),
+            ],
+            0,
+        ),
+        "depth",
+    );
+    keep(records([OsStr::new("depth"), os(&scene)], 0), "depth");
+
     // watch: a red circle that comes and goes, then a camera that is not there.
     let frames = tempfile::tempdir().unwrap();
     for (i, name) in ["red_circle.png"; 4]
@@ -525,6 +614,17 @@ fn every_record_type_reads_into_its_documented_shape() {
                 assert_eq!(b.available, b.reason.is_none(), "{b:?}");
             }
             Record::Tokens(t) => assert_eq!(t.ids.len(), 77),
+            Record::PointClassification(p) => {
+                assert_eq!(p.views, if p.projection == "v1" { 6 } else { 10 }, "{p:?}");
+                assert_eq!(p.views_dir.is_some(), p.projection == "v1", "{p:?}");
+                assert!(!p.top.is_empty() && p.points > 0, "{p:?}");
+                assert!((1..=p.points).contains(&p.projected_points), "{p:?}");
+            }
+            Record::Depth(d) => {
+                assert_eq!(d.depth_png.is_some(), d.flip, "{d:?}");
+                assert_eq!(d.preview_png.is_some(), d.flip, "{d:?}");
+                assert!(d.min_m <= d.median_m && d.median_m <= d.max_m, "{d:?}");
+            }
             _ => {}
         }
     }

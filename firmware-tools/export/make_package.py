@@ -49,7 +49,9 @@ def toml_value(v) -> str:
     return repr(v)
 
 
-def write_manifest(out: Path, name: str, family: str, description: str, info: dict) -> None:
+def write_manifest(out: Path, name: str, family: str, description: str, info: dict,
+                   depthclip_scale: float | None = None, pointclip_labels: list[str] | None = None,
+                   pointclip_points: int | None = None) -> None:
     pre = info["preprocess"]
     lines = [
         "# edgeclip model package manifest (format documented in models/README.md)",
@@ -86,6 +88,16 @@ def write_manifest(out: Path, name: str, family: str, description: str, info: di
                 f'xxh3 = "{xxh3(f)}"',
                 f'form = "{form}"',
             ]
+    pointclip = []
+    if pointclip_labels:
+        pointclip.append(f"labels = {toml_value(pointclip_labels)}")
+    if pointclip_points is not None:
+        pointclip.append(f"points = {int(pointclip_points)}")
+    if pointclip:
+        lines += ["", "[pointclip]", *pointclip]
+    if depthclip_scale is not None:
+        # Measured per model by firmware-tools/fixtures/depthclip_scale_curve.py.
+        lines += ["", "[depthclip]", f"scale = {float(depthclip_scale)!r}"]
     (out / "model.toml").write_text("\n".join(lines) + "\n")
 
 
@@ -96,13 +108,17 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--family", default="clip-vit")
     ap.add_argument("--description", default="")
+    ap.add_argument("--depthclip-scale", type=float, help="DepthCLIP logit scale measured for this model")
+    ap.add_argument("--pointclip-labels", help="comma-separated classes the model knows in point clouds")
+    ap.add_argument("--pointclip-points", type=int, help="point budget of the model's PointCLIP views")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     info = json.loads((args.export_dir / "export.json").read_text())
     for tower in ("image", "text"):
         shutil.copyfile(args.export_dir / f"{tower}.fp32.onnx", args.out / f"{tower}.fp32.onnx")
         quantize(args.out / f"{tower}.fp32.onnx", args.out / f"{tower}.int8.onnx")
-    write_manifest(args.out, args.name, args.family, args.description, info)
+    write_manifest(args.out, args.name, args.family, args.description, info, args.depthclip_scale,
+                   args.pointclip_labels.split(",") if args.pointclip_labels else None, args.pointclip_points)
     print((args.out / "model.toml").read_text())
 
 

@@ -67,16 +67,25 @@ def plain_rendering(color: str, shape: str, size: int, background, rng: random.R
     return img
 
 
-def plain_set(size: int = 96):
-    """Every colour x shape on each plain background (where it is visible)."""
+PLAIN_SIZES = [96, 64, 128, 80, 112, 160]
+
+
+def plain_set(size: int = 96, repeats: int = 1):
+    """Every colour x shape on each plain background (where it is visible).
+
+    With `repeats` > 1 the whole set is drawn again at the next size of
+    PLAIN_SIZES, with new positions and radii (174 images per repeat).
+    """
     labels = labels48()
     out = []
     rng = random.Random(12345)
-    for bg in PLAIN_BACKGROUNDS:
-        for (color, shape) in labels:
-            if P.color_distance(bg, PLAIN_COLORS[color]) < 100:
-                continue
-            out.append((plain_rendering(color, shape, size, bg, rng), labels.index((color, shape))))
+    for rep in range(repeats):
+        px = size if rep == 0 else PLAIN_SIZES[rep % len(PLAIN_SIZES)]
+        for bg in PLAIN_BACKGROUNDS:
+            for (color, shape) in labels:
+                if P.color_distance(bg, PLAIN_COLORS[color]) < 100:
+                    continue
+                out.append((plain_rendering(color, shape, px, bg, rng), labels.index((color, shape))))
     return out
 
 

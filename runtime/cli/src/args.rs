@@ -80,6 +80,91 @@ pub enum Command {
     /// export its events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Zero-shot classify point clouds (PLY, PCD, XYZ, NPY) with PointCLIP: depth-map
+    /// views of each cloud through the image tower, fused over the views.
+    Points(PointsArgs),
+    /// Estimate depth from single images with DepthCLIP: a depth map in metres from
+    /// the image tower's patch features and distance-word prompts.
+    Depth(DepthArgs),
+}
+
+/// `--projection` values of `points`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectionArg {
+    /// PointCLIP: six perspective depth views.
+    V1,
+    /// PointCLIP V2's realistic projection: ten smoothed, inverted views.
+    V2,
+}
+
+/// Where the labels of `points` come from: at most one of a list, a file or a
+/// store; none takes the model's own point-cloud classes (`[pointclip] labels`).
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("point_label_source").multiple(false)))]
+pub struct PointLabelArgs {
+    /// Comma-separated labels.
+    #[arg(long, value_name = "A,B,C", group = "point_label_source")]
+    pub labels: Option<String>,
+    /// File with one label per line (blank lines and `#` comments skipped).
+    #[arg(long, value_name = "FILE", group = "point_label_source")]
+    pub labels_file: Option<PathBuf>,
+    /// Embedding store made by `edgeclip labels build` (its prompts were chosen when it
+    /// was built; PointCLIP's are `point cloud depth map of a {}.`).
+    #[arg(long, value_name = "FILE.emb", group = "point_label_source")]
+    pub store: Option<PathBuf>,
+    /// Prompt template with `{}` for the label; repeat to ensemble (default: the
+    /// model's `[pointclip] template`, else `point cloud depth map of a {}.`).
+    #[arg(long = "template", value_name = "TEMPLATE", conflicts_with = "store")]
+    pub templates: Vec<String>,
+}
+
+/// `edgeclip points`.
+#[derive(Debug, Args)]
+pub struct PointsArgs {
+    /// Point-cloud files: `.ply`, `.pcd`, `.xyz`/`.txt`/`.pts`, `.npy` (N×3).
+    #[arg(required = true, value_name = "CLOUD")]
+    pub clouds: Vec<PathBuf>,
+    /// Projection to depth views (default: the model's `[pointclip] projection`, else v1).
+    #[arg(long, value_enum)]
+    pub projection: Option<ProjectionArg>,
+    /// V1: project the coordinates as given instead of first centring the cloud and
+    /// scaling it into the unit sphere.
+    #[arg(long)]
+    pub no_normalize: bool,
+    /// Downsample larger clouds evenly to this many points before projecting
+    /// (default: the model's `[pointclip] points`, else 1024; 0 keeps every point).
+    #[arg(long, value_name = "N")]
+    pub max_points: Option<usize>,
+    /// The labels.
+    #[command(flatten)]
+    pub labels: PointLabelArgs,
+    /// How many labels to print per cloud.
+    #[arg(short = 'k', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub top_k: u8,
+    /// Write each cloud's views here (`view_NN.png` and the raw float32 `views.npy`,
+    /// `[views, H, W]`); with several clouds, in a folder per cloud named after its file.
+    #[arg(long, value_name = "DIR")]
+    pub save_views: Option<PathBuf>,
+}
+
+/// `edgeclip depth`.
+#[derive(Debug, Args)]
+pub struct DepthArgs {
+    /// Image files (JPEG, PNG).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Write `<stem>.depth.png` (16-bit, millimetres) and `<stem>.preview.png`
+    /// (colourised) for each image into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Average with the prediction for the mirrored image (the official test-time
+    /// augmentation; encodes each image twice).
+    #[arg(long)]
+    pub flip: bool,
+    /// Factor on the cosine scores before the softmax over depth bins (default: the
+    /// model's `[depthclip] scale`, else DepthCLIP's 1000).
+    #[arg(long, value_name = "S")]
+    pub scale: Option<f32>,
 }
 
 /// `edgeclip events ...`.
@@ -617,6 +702,70 @@ mod tests {
         assert!(matches!(cli.command, Command::Backends));
         assert!(cli.json);
         assert!(parse(&["backends", "extra"]).is_err());
+    }
+
+    #[test]
+    fn points_flags() {
+        let cli = parse(&["points", "a.ply"]).unwrap();
+        let Command::Points(p) = cli.command else {
+            panic!("not points")
+        };
+        assert_eq!(p.clouds, [PathBuf::from("a.ply")]);
+        assert_eq!((p.projection, p.no_normalize, p.top_k), (None, false, 3));
+        assert!(p.labels.labels.is_none() && p.labels.store.is_none());
+        let cli = parse(&[
+            "points",
+            "a.ply",
+            "b.npy",
+            "--projection",
+            "v2",
+            "--labels",
+            "cube,cone",
+            "--template",
+            "a {}.",
+            "-k",
+            "2",
+            "--save-views",
+            "v",
+            "--precision",
+            "int8",
+        ])
+        .unwrap();
+        let Command::Points(p) = cli.command else {
+            panic!("not points")
+        };
+        assert_eq!(p.projection, Some(ProjectionArg::V2));
+        assert_eq!(p.labels.templates, ["a {}."]);
+        assert_eq!((p.top_k, p.save_views), (2, Some(PathBuf::from("v"))));
+        assert!(parse(&["points"]).is_err(), "needs a cloud");
+        assert!(parse(&["points", "a.ply", "--projection", "v3"]).is_err());
+        assert!(parse(&["points", "a.ply", "--labels", "a", "--store", "s.emb"]).is_err());
+        assert!(parse(&["points", "a.ply", "--store", "s.emb", "--template", "{}"]).is_err());
+        assert!(parse(&["points", "a.ply", "-k", "0"]).is_err());
+        assert!(parse(&["points", "a.ply", "--no-normalize"]).is_ok());
+    }
+
+    #[test]
+    fn depth_flags() {
+        let cli = parse(&["depth", "a.png"]).unwrap();
+        let Command::Depth(d) = cli.command else {
+            panic!("not depth")
+        };
+        assert_eq!((d.out, d.flip, d.scale), (None, false, None));
+        let cli = parse(&[
+            "depth", "a.png", "b.jpg", "--out", "o", "--flip", "--scale", "30",
+        ])
+        .unwrap();
+        let Command::Depth(d) = cli.command else {
+            panic!("not depth")
+        };
+        assert_eq!(d.images.len(), 2);
+        assert_eq!(
+            (d.out, d.flip, d.scale),
+            (Some(PathBuf::from("o")), true, Some(30.0))
+        );
+        assert!(parse(&["depth"]).is_err(), "needs an image");
+        assert!(parse(&["depth", "a.png", "--scale", "x"]).is_err());
     }
 
     #[test]

@@ -82,6 +82,11 @@ impl Ctx {
         open_package(self.model_dir()?)
     }
 
+    /// Threads `--threads` allows inference (the backend, and point-cloud projection).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// The backend name `--backend` gave (`auto` by default).
     pub fn backend_choice(&self) -> &str {
         &self.backend

@@ -35,8 +35,8 @@ pub const MAX_BINS: usize = 64;
 /// manifest may override any field and leave the others at their defaults:
 ///
 /// ```toml
-/// [depth]
-/// scale = 30.0
+/// [depthclip]
+/// scale = 20.0
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -9,7 +9,7 @@ use edgeclip::preprocess::load_rgb;
 use super::{is_input_error, label_set};
 use crate::args::ClassifyArgs;
 use crate::context::{Ctx, Outcome};
-use crate::output::{LabelScore, Record, TagScore};
+use crate::output::{Record, TagScore};
 
 /// Runs `classify`.
 pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
@@ -47,14 +47,7 @@ pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
             })?;
         } else {
             let top = set.top_k(emb.row(0), args.top_k.into())?;
-            let top = top
-                .iter()
-                .map(|m| LabelScore {
-                    label: set.label(m.label),
-                    probability: m.probability,
-                    logit: m.logit,
-                })
-                .collect();
+            let top = label_set::scores(&set, &top);
             ctx.out
                 .print(&Record::Classification { path: &shown, top })?;
         }

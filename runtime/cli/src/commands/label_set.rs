@@ -3,12 +3,13 @@
 use anyhow::{bail, Result};
 use edgeclip::encoder::TextEncoder;
 use edgeclip::labels;
-use edgeclip::matcher::LabelSet;
+use edgeclip::matcher::{LabelSet, Match};
 use edgeclip::model::ModelPackage;
 use edgeclip::prompts;
 
 use crate::args::LabelArgs;
 use crate::context::Ctx;
+use crate::output::LabelScore;
 
 /// Opens `--store` (checked against the model) or encodes `--labels` /
 /// `--labels-file` in every `--template`.
@@ -26,12 +27,26 @@ pub fn open(ctx: &Ctx, args: &LabelArgs, package: &ModelPackage) -> Result<Label
     } else {
         args.templates.clone()
     };
-    let mut text = TextEncoder::open(package, ctx.engine()?, ctx.precision)?;
-    let rows = text.embed_labels(&labels, &templates)?;
-    Ok(LabelSet::new(labels, rows, scale)?)
+    encode(ctx, labels, &templates, package)
 }
 
-fn read_labels(args: &LabelArgs) -> Result<Vec<String>> {
+/// Encodes `labels` in every one of `templates` (averaged per label).
+pub fn encode(
+    ctx: &Ctx,
+    labels: Vec<String>,
+    templates: &[String],
+    package: &ModelPackage,
+) -> Result<LabelSet> {
+    if labels.is_empty() {
+        bail!("the label list is empty");
+    }
+    let mut text = TextEncoder::open(package, ctx.engine()?, ctx.precision)?;
+    let rows = text.embed_labels(&labels, templates)?;
+    Ok(LabelSet::new(labels, rows, package.manifest().logit_scale)?)
+}
+
+/// The labels of `--labels` or `--labels-file`.
+pub fn read_labels(args: &LabelArgs) -> Result<Vec<String>> {
     let labels: Vec<String> = match (&args.labels, &args.labels_file) {
         (Some(list), _) => list
             .split(',')
@@ -48,4 +63,15 @@ fn read_labels(args: &LabelArgs) -> Result<Vec<String>> {
         bail!("the label list is empty");
     }
     Ok(labels)
+}
+
+/// The best labels of a query as output records, best first.
+pub fn scores<'a>(set: &'a LabelSet, top: &[Match]) -> Vec<LabelScore<'a>> {
+    top.iter()
+        .map(|m| LabelScore {
+            label: set.label(m.label),
+            probability: m.probability,
+            logit: m.logit,
+        })
+        .collect()
 }

@@ -4,11 +4,13 @@
 mod backends;
 mod check;
 mod classify;
+mod depth;
 mod embed;
 mod events;
 mod info;
 mod label_set;
 mod labels;
+mod points;
 mod tokenize;
 mod watch;
 
@@ -30,6 +32,8 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
         Command::Backends => backends::run(ctx),
         Command::Watch(args) => watch::run(ctx, *args),
         Command::Events(command) => events::run(ctx, command),
+        Command::Points(args) => points::run(ctx, args),
+        Command::Depth(args) => depth::run(ctx, args),
     }
 }
 

@@ -88,6 +88,10 @@ pub enum Record<'a> {
     StoreWritten(StoreWritten),
     /// One backend of this build (`backends`).
     Backend(BackendInfo),
+    /// PointCLIP's top-k labels of one point cloud (`points`).
+    PointClassification(PointClassification<'a>),
+    /// DepthCLIP's depth estimate of one image (`depth`).
+    Depth(DepthReport<'a>),
     /// A failure: of one input (the run went on) or of the run (`input` null).
     Error {
         /// The input that failed; `None` when the whole run failed.
@@ -123,6 +127,66 @@ pub struct TagScore<'a> {
     pub score: f32,
     /// Scaled cosine (`cosine * logit_scale`).
     pub logit: f32,
+}
+
+/// PointCLIP's result for one point cloud (`points`).
+#[derive(Debug, Serialize)]
+pub struct PointClassification<'a> {
+    /// The cloud file as given on the command line.
+    pub path: &'a str,
+    /// Points read from the file.
+    pub points: usize,
+    /// Points projected: `points`, evenly downsampled to `--max-points`.
+    pub projected_points: usize,
+    /// `v1` or `v2`.
+    pub projection: &'static str,
+    /// Depth views the cloud was projected to and encoded as one batch.
+    pub views: usize,
+    /// Best first, `-k` entries at most; scores of the view-weighted mean embedding.
+    pub top: Vec<LabelScore<'a>>,
+    /// The folder its views were written to (`--save-views`), else `None`.
+    pub views_dir: Option<String>,
+    /// Milliseconds reading and parsing the file.
+    pub read_ms: f64,
+    /// Milliseconds projecting the cloud to views.
+    pub project_ms: f64,
+    /// Milliseconds resizing the views, encoding them and fusing the embeddings.
+    pub encode_ms: f64,
+}
+
+/// DepthCLIP's result for one image (`depth`).
+#[derive(Debug, Serialize)]
+pub struct DepthReport<'a> {
+    /// The image as given on the command line.
+    pub path: &'a str,
+    /// The image's (and the depth map's) width in pixels.
+    pub width: usize,
+    /// The image's (and the depth map's) height in pixels.
+    pub height: usize,
+    /// One depth for the whole image in metres, read off the pooled embedding.
+    pub scene_m: f32,
+    /// The depth map's nearest pixel, metres.
+    pub min_m: f32,
+    /// The depth map's median, metres.
+    pub median_m: f32,
+    /// The depth map's farthest pixel, metres.
+    pub max_m: f32,
+    /// The depth map's mean, metres.
+    pub mean_m: f32,
+    /// Whether the mirrored image's prediction was averaged in (`--flip`).
+    pub flip: bool,
+    /// The factor on the cosine scores before the softmax over the bins.
+    pub scale: f32,
+    /// The 16-bit millimetre PNG written (`--out`), else `None`.
+    pub depth_png: Option<String>,
+    /// The colourised preview PNG written (`--out`), else `None`.
+    pub preview_png: Option<String>,
+    /// Milliseconds decoding the image.
+    pub decode_ms: f64,
+    /// Milliseconds in the image tower (both runs with `--flip`).
+    pub encode_ms: f64,
+    /// Milliseconds turning features into the depth map and its statistics.
+    pub depth_ms: f64,
 }
 
 /// What `edgeclip info` reports about a model package.

@@ -5,7 +5,9 @@ use std::io::{self, Write};
 
 use edgeclip_events::Event;
 
-use super::{ModelInfo, Record, StoreAction, StoreInfo, StoreWritten};
+use super::{
+    DepthReport, ModelInfo, PointClassification, Record, StoreAction, StoreInfo, StoreWritten,
+};
 
 /// Writes records as plain text, a few lines each.
 pub struct TextPrinter<W> {
@@ -80,6 +82,8 @@ impl<W: Write> TextPrinter<W> {
                 "{output:<20} {rows:>5} rows  min cosine {min_cosine:.8}  mean {mean_cosine:.8}  floor {floor}  {}",
                 if *passed { "ok" } else { "FAILED" }
             )?,
+            Record::PointClassification(p) => point_classification(w, p)?,
+            Record::Depth(d) => depth(w, d)?,
             Record::ModelInfo(info) => model_info(w, info)?,
             Record::StoreInfo(info) => store_info(w, info)?,
             Record::StoreWritten(s) => store_written(w, s)?,
@@ -158,6 +162,56 @@ fn event(w: &mut impl Write, e: &Event) -> io::Result<()> {
         }
         Event::Camera(c) => writeln!(w, "camera    {} {}: {}", c.device, c.state, c.detail),
     }
+}
+
+fn point_classification(w: &mut impl Write, p: &PointClassification<'_>) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}  ({} points{}, {}, {} views; ms: read {:.1} project {:.1} encode {:.1})",
+        p.path,
+        p.points,
+        if p.projected_points < p.points {
+            format!(", {} projected", p.projected_points)
+        } else {
+            String::new()
+        },
+        p.projection,
+        p.views,
+        p.read_ms,
+        p.project_ms,
+        p.encode_ms
+    )?;
+    for m in &p.top {
+        writeln!(w, "  {:.3}  {}", m.probability, m.label)?;
+    }
+    if let Some(dir) = &p.views_dir {
+        writeln!(w, "  views in {dir}")?;
+    }
+    Ok(())
+}
+
+fn depth(w: &mut impl Write, d: &DepthReport<'_>) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}  ({}x{}{}; ms: decode {:.1} encode {:.1} depth {:.1})",
+        d.path,
+        d.width,
+        d.height,
+        if d.flip { ", flip-averaged" } else { "" },
+        d.decode_ms,
+        d.encode_ms,
+        d.depth_ms
+    )?;
+    writeln!(w, "  scene  {:.3} m", d.scene_m)?;
+    writeln!(
+        w,
+        "  map    min {:.3} m, median {:.3} m, max {:.3} m, mean {:.3} m",
+        d.min_m, d.median_m, d.max_m, d.mean_m
+    )?;
+    for file in [&d.depth_png, &d.preview_png].into_iter().flatten() {
+        writeln!(w, "  wrote  {file}")?;
+    }
+    Ok(())
 }
 
 fn model_info(w: &mut impl Write, m: &ModelInfo) -> io::Result<()> {
@@ -314,6 +368,55 @@ mod tests {
                 ids: &[49406, 49407, 0]
             }),
             "49406 49407 0\n"
+        );
+    }
+
+    #[test]
+    fn point_and_depth_records_read_as_documented() {
+        let top = vec![LabelScore {
+            label: "cube",
+            probability: 0.9,
+            logit: 20.0,
+        }];
+        assert_eq!(
+            text(&Record::PointClassification(PointClassification {
+                path: "a.ply",
+                points: 2048,
+                projected_points: 1024,
+                projection: "v1",
+                views: 6,
+                top,
+                views_dir: Some("v".into()),
+                read_ms: 1.0,
+                project_ms: 0.5,
+                encode_ms: 9.26,
+            })),
+            "a.ply  (2048 points, 1024 projected, v1, 6 views; ms: read 1.0 project 0.5 encode 9.3)\n  \
+             0.900  cube\n  views in v\n"
+        );
+        let report = DepthReport {
+            path: "a.png",
+            width: 64,
+            height: 48,
+            scene_m: 2.25,
+            min_m: 1.0,
+            median_m: 2.5,
+            max_m: 3.0,
+            mean_m: 2.0,
+            flip: true,
+            scale: 20.0,
+            depth_png: Some("o/a.depth.png".into()),
+            preview_png: Some("o/a.preview.png".into()),
+            decode_ms: 0.26,
+            encode_ms: 4.0,
+            depth_ms: 1.0,
+        };
+        assert_eq!(
+            text(&Record::Depth(report)),
+            "a.png  (64x48, flip-averaged; ms: decode 0.3 encode 4.0 depth 1.0)\n  \
+             scene  2.250 m\n  \
+             map    min 1.000 m, median 2.500 m, max 3.000 m, mean 2.000 m\n  \
+             wrote  o/a.depth.png\n  wrote  o/a.preview.png\n"
         );
     }
 

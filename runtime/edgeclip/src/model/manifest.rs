@@ -119,6 +119,21 @@ pub struct PointClipSettings {
     /// Weights of PointCLIP V2's ten views, in the official view order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view_weights_v2: Option<Vec<f32>>,
+    /// The classes the model was trained to tell apart in point clouds (the
+    /// default model's solids): `edgeclip points` scores these when no labels
+    /// are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// Clouds with more points are evenly downsampled to this many before
+    /// projection (the density the model's views were made from; 0 keeps all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+}
+
+impl PointClipSettings {
+    /// The point budget when the manifest names none: the 1,024 points of the
+    /// ModelNet40 clouds the official PointCLIP evaluates.
+    pub const DEFAULT_POINTS: usize = 1024;
 }
 
 impl PointClipSettings {
@@ -142,6 +157,13 @@ impl PointClipSettings {
             if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f32>() <= 0.0 {
                 return Err(format!(
                     "pointclip.{key} {w:?}: weights must be finite, at least 0, and not all 0"
+                ));
+            }
+        }
+        if let Some(labels) = &self.labels {
+            if labels.is_empty() || labels.iter().any(|l| l.trim().is_empty()) {
+                return Err(format!(
+                    "pointclip.labels {labels:?}: give at least one label, none of them empty"
                 ));
             }
         }
@@ -667,12 +689,13 @@ embedding = "embedding"
             |table: &str| Manifest::parse(&format!("{HEAD}{f}{table}"), Path::new("model.toml"));
         let m = with(
             "[pointclip]\nprojection = \"v2\"\nview_weights_v1 = [1, 1, 1, 1, 0.5, 0.5]\n\
-             [depthclip]\nscale = 30.0\n",
+             labels = [\"cube\", \"sphere\"]\n[depthclip]\nscale = 30.0\n",
         )
         .unwrap();
         let pc = m.pointclip.unwrap();
         assert_eq!(pc.projection.as_deref(), Some("v2"));
         assert_eq!(pc.view_weights_v1.unwrap()[4], 0.5);
+        assert_eq!(pc.labels.unwrap(), ["cube", "sphere"]);
         assert_eq!(m.depthclip.unwrap().scale, Some(30.0));
         assert!(with("").unwrap().pointclip.is_none());
         for (table, says) in [
@@ -685,6 +708,11 @@ embedding = "embedding"
             (
                 "[pointclip]\ntemplate = \"a cloud\"\n",
                 "pointclip.template",
+            ),
+            ("[pointclip]\nlabels = []\n", "pointclip.labels"),
+            (
+                "[pointclip]\nlabels = [\"cube\", \" \"]\n",
+                "none of them empty",
             ),
             ("[depthclip]\nscale = -1.0\n", "positive number"),
             ("[depthclip]\nwords = [\"near\", \"far\"]\n", "together"),

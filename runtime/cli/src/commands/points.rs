@@ -1,0 +1,329 @@
+//! `edgeclip points`: PointCLIP zero-shot classification of point clouds.
+//!
+//! Each cloud is read (`edgeclip_points::read`), projected to depth views
+//! (`Projection::project`), resized into one batch for the image tower
+//! (`to_encoder_input`), and its per-view embeddings (each L2-normalised) are
+//! fused into one query: `Σ wᵥ·eᵥ / Σ wᵥ`. Label scores are linear in the query,
+//! so scoring that mean is scoring the weighted mean of the per-view logits, as
+//! PointCLIP does (up to the constant Σ w, which the mean keeps at one image's
+//! temperature).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use edgeclip::encoder::ImageEncoder;
+use edgeclip::matcher::LabelSet;
+use edgeclip::model::{ModelPackage, PointClipSettings};
+use edgeclip_points::project::{save_views, to_encoder_input, Projection, Views};
+use edgeclip_points::read::{self, ReadError};
+use edgeclip_points::PointCloud;
+
+use super::{is_input_error, label_set};
+use crate::args::{LabelArgs, PointLabelArgs, PointsArgs, ProjectionArg};
+use crate::context::{Ctx, Outcome};
+use crate::output::{PointClassification, Record};
+
+/// PointCLIP's prompt, used when neither `--template` nor the model names one.
+pub const DEFAULT_TEMPLATE: &str = "point cloud depth map of a {}.";
+
+/// Runs `points`.
+pub fn run(ctx: &mut Ctx, args: PointsArgs) -> Result<Outcome> {
+    let package = ctx.package()?;
+    let settings = package.manifest().pointclip.clone().unwrap_or_default();
+    let projection = resolve_projection(
+        args.projection,
+        settings.projection.as_deref(),
+        args.no_normalize,
+    )?;
+    let weights = view_weights(projection, &settings);
+    let max_points = args
+        .max_points
+        .or(settings.points)
+        .unwrap_or(PointClipSettings::DEFAULT_POINTS);
+    let mut set = open_labels(ctx, args.labels, &settings, &package)?;
+    let mut images = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
+    let size = package.manifest().preprocess.image_size as usize;
+    let mut views = Views::new();
+    views.set_threads(ctx.threads());
+    let mut batch = Vec::new();
+    let mut fused = Vec::new();
+    let several = args.clouds.len() > 1;
+    let mut failed = false;
+    for path in &args.clouds {
+        let shown = path.display().to_string();
+        let started = Instant::now();
+        let cloud = match read_cloud(path) {
+            Ok(cloud) => cloud,
+            Err(err) if !is_input_error(&err) => return Err(err.into()),
+            Err(err) => {
+                failed = true;
+                ctx.out.report_error(Some(&shown), &err.into())?;
+                continue;
+            }
+        };
+        let read_ms = ms_since(started);
+        let started = Instant::now();
+        let projected = cloud.downsampled(max_points);
+        let projected_points = projected.len();
+        projection.project(&projected, &mut views);
+        let project_ms = ms_since(started);
+        let views_dir = match &args.save_views {
+            Some(dir) => {
+                let dir = views_dir(dir, path, several);
+                save_views(&dir, &views)?;
+                Some(dir.display().to_string())
+            }
+            None => None,
+        };
+        let started = Instant::now();
+        batch.resize(views.encoder_input_len(size), 0.0);
+        to_encoder_input(&views, size, &mut batch)?;
+        let embeddings = images.embed_preprocessed(&batch, views.count())?;
+        fuse(
+            embeddings.as_slice(),
+            embeddings.dim(),
+            &weights,
+            &mut fused,
+        )?;
+        let top = set.top_k(&fused, args.top_k.into())?;
+        let encode_ms = ms_since(started);
+        let top = label_set::scores(&set, &top);
+        ctx.out
+            .print(&Record::PointClassification(PointClassification {
+                path: &shown,
+                points: cloud.len(),
+                projected_points,
+                projection: projection.name(),
+                views: views.count(),
+                top,
+                views_dir,
+                read_ms,
+                project_ms,
+                encode_ms,
+            }))?;
+    }
+    Ok(Outcome::failed_if(failed))
+}
+
+/// Reads one cloud, as an `edgeclip::Error` so that a bad file is reported as that
+/// input's failure (`invalid_input`, or `io` when it cannot be read) and the run
+/// goes on.
+fn read_cloud(path: &Path) -> edgeclip::Result<PointCloud> {
+    read::read_path(path).map_err(|err| match err {
+        ReadError::Io { path, error } => edgeclip::Error::io(path, error),
+        other => edgeclip::Error::InvalidInput(other.to_string()),
+    })
+}
+
+/// `--projection`, else the model's `[pointclip] projection`, else V1; V1
+/// normalises the cloud into the unit sphere unless `--no-normalize`.
+fn resolve_projection(
+    flag: Option<ProjectionArg>,
+    manifest: Option<&str>,
+    no_normalize: bool,
+) -> Result<Projection> {
+    let projection = match flag {
+        Some(ProjectionArg::V1) => Projection::V1 { normalize: true },
+        Some(ProjectionArg::V2) => Projection::V2,
+        None => manifest.unwrap_or("v1").parse()?,
+    };
+    match (projection, no_normalize) {
+        (Projection::V1 { .. }, true) => Ok(Projection::V1 { normalize: false }),
+        (Projection::V2, true) => {
+            bail!("--no-normalize applies to the v1 projection: v2 normalises each view itself")
+        }
+        (p, false) => Ok(p),
+    }
+}
+
+/// The model's view weights for `projection`, else the projection's defaults
+/// (equal for V1, PointCLIP V2's published ones for V2).
+fn view_weights(projection: Projection, settings: &PointClipSettings) -> Vec<f32> {
+    let from_model = match projection {
+        Projection::V1 { .. } => settings.view_weights_v1.as_ref(),
+        Projection::V2 => settings.view_weights_v2.as_ref(),
+    };
+    from_model
+        .cloned()
+        .unwrap_or_else(|| projection.default_view_weights().to_vec())
+}
+
+/// The label set: a store, or labels (`--labels`, `--labels-file`, else the model's
+/// `[pointclip] labels`) encoded in the templates (`--template`, else the model's
+/// `[pointclip] template`, else [`DEFAULT_TEMPLATE`]).
+fn open_labels(
+    ctx: &Ctx,
+    args: PointLabelArgs,
+    settings: &PointClipSettings,
+    package: &ModelPackage,
+) -> Result<LabelSet> {
+    let templates = templates(args.templates, settings);
+    let given = LabelArgs {
+        labels: args.labels,
+        labels_file: args.labels_file,
+        store: args.store,
+        templates: templates.clone(),
+    };
+    if given.store.is_some() {
+        return label_set::open(ctx, &given, package);
+    }
+    let labels = if given.labels.is_some() || given.labels_file.is_some() {
+        label_set::read_labels(&given)?
+    } else if let Some(labels) = &settings.labels {
+        labels.clone()
+    } else {
+        bail!(
+            "this model names no point-cloud classes ([pointclip] labels): \
+             give --labels, --labels-file or --store"
+        );
+    };
+    label_set::encode(ctx, labels, &templates, package)
+}
+
+/// `--template`s, else the model's, else [`DEFAULT_TEMPLATE`].
+fn templates(flags: Vec<String>, settings: &PointClipSettings) -> Vec<String> {
+    if !flags.is_empty() {
+        return flags;
+    }
+    vec![settings
+        .template
+        .clone()
+        .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned())]
+}
+
+/// Where `--save-views DIR` puts a cloud's views: `DIR` itself for a single cloud,
+/// `DIR/<file name>` when there are several.
+fn views_dir(dir: &Path, cloud: &Path, several: bool) -> PathBuf {
+    match cloud.file_name() {
+        Some(name) if several => dir.join(name),
+        _ => dir.to_owned(),
+    }
+}
+
+/// The weighted mean `Σ wᵥ·eᵥ / Σ wᵥ` of `views` (rows of `dim`), written to `out`.
+fn fuse(views: &[f32], dim: usize, weights: &[f32], out: &mut Vec<f32>) -> Result<()> {
+    let count = views.len() / dim.max(1);
+    if count != weights.len() || count * dim != views.len() {
+        bail!(
+            "{} view embeddings of {dim} values for {} view weights",
+            views.len(),
+            weights.len()
+        );
+    }
+    let total: f32 = weights.iter().sum();
+    if !(total.is_finite() && total > 0.0) {
+        bail!("the view weights {weights:?} do not sum to a positive number");
+    }
+    out.clear();
+    out.resize(dim, 0.0);
+    for (row, &w) in views.chunks_exact(dim).zip(weights) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += w * v;
+        }
+    }
+    for o in out.iter_mut() {
+        *o /= total;
+    }
+    Ok(())
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projection_comes_from_the_flag_then_the_model_then_v1() {
+        let p = |flag, manifest, raw| resolve_projection(flag, manifest, raw).unwrap();
+        assert_eq!(p(None, None, false), Projection::V1 { normalize: true });
+        assert_eq!(p(None, Some("v2"), false), Projection::V2);
+        assert_eq!(
+            p(Some(ProjectionArg::V1), Some("v2"), false),
+            Projection::V1 { normalize: true }
+        );
+        assert_eq!(
+            p(Some(ProjectionArg::V2), Some("v1"), false),
+            Projection::V2
+        );
+        assert_eq!(p(None, None, true), Projection::V1 { normalize: false });
+        let err = resolve_projection(Some(ProjectionArg::V2), None, true).unwrap_err();
+        assert!(err.to_string().contains("--no-normalize"), "{err}");
+        assert!(resolve_projection(None, Some("v9"), false).is_err());
+    }
+
+    #[test]
+    fn weights_come_from_the_model_else_the_projection() {
+        let none = PointClipSettings::default();
+        assert_eq!(view_weights(Projection::default(), &none), vec![1.0; 6]);
+        assert_eq!(
+            view_weights(Projection::V2, &none),
+            Projection::V2.default_view_weights()
+        );
+        let model = PointClipSettings {
+            view_weights_v1: Some(vec![2.0, 1.0, 1.0, 1.0, 1.0, 0.0]),
+            ..PointClipSettings::default()
+        };
+        assert_eq!(view_weights(Projection::default(), &model)[0], 2.0);
+        assert_eq!(view_weights(Projection::V2, &model).len(), 10);
+    }
+
+    #[test]
+    fn templates_come_from_the_flags_then_the_model() {
+        let none = PointClipSettings::default();
+        assert_eq!(templates(vec![], &none), [DEFAULT_TEMPLATE]);
+        let model = PointClipSettings {
+            template: Some("a depth map of a {}.".into()),
+            ..PointClipSettings::default()
+        };
+        assert_eq!(templates(vec![], &model), ["a depth map of a {}."]);
+        assert_eq!(templates(vec!["x {}".into()], &model), ["x {}"]);
+    }
+
+    #[test]
+    fn fusing_is_the_weighted_mean_of_the_views() {
+        let views = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
+        let mut out = Vec::new();
+        fuse(&views, 2, &[1.0, 1.0, 2.0], &mut out).unwrap();
+        let expected = [(1.0 + 1.2) / 4.0, (1.0 + 1.6) / 4.0];
+        for (o, e) in out.iter().zip(expected) {
+            assert!((o - e).abs() < 1e-6, "{out:?}");
+        }
+        // A zero weight drops a view.
+        fuse(&views, 2, &[0.0, 1.0, 0.0], &mut out).unwrap();
+        assert_eq!(out, [0.0, 1.0]);
+        assert!(fuse(&views, 2, &[1.0, 1.0], &mut out).is_err());
+        assert!(fuse(&views, 2, &[0.0; 3], &mut out).is_err());
+    }
+
+    #[test]
+    fn several_clouds_get_a_folder_each() {
+        let dir = Path::new("out");
+        assert_eq!(views_dir(dir, Path::new("a/b.ply"), false), dir);
+        assert_eq!(
+            views_dir(dir, Path::new("a/b.ply"), true),
+            dir.join("b.ply")
+        );
+    }
+
+    #[test]
+    fn unreadable_clouds_are_input_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = read_cloud(&dir.path().join("none.ply")).unwrap_err();
+        assert!(is_input_error(&missing));
+        let empty = dir.path().join("empty.xyz");
+        std::fs::write(&empty, "# nothing\n").unwrap();
+        let err = read_cloud(&empty).unwrap_err();
+        assert!(is_input_error(&err));
+        assert!(err.to_string().contains("empty.xyz"), "{err}");
+        let unknown = dir.path().join("cloud.obj");
+        std::fs::write(&unknown, "v 0 0 0\n").unwrap();
+        assert!(read_cloud(&unknown)
+            .unwrap_err()
+            .to_string()
+            .contains("extension"));
+    }
+}
