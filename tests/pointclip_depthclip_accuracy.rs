@@ -73,18 +73,6 @@ fn truth(dir: &Path, limit: usize) -> Vec<(String, serde_json::Value)> {
     map.into_iter().take(limit).collect()
 }
 
-/// Σ wᵥ·eᵥ / Σ wᵥ over the rows of `views`, as `edgeclip points` fuses them.
-fn fuse(views: &[f32], dim: usize, weights: &[f32]) -> Vec<f32> {
-    let total: f32 = weights.iter().sum();
-    let mut out = vec![0.0; dim];
-    for (row, w) in views.chunks_exact(dim).zip(weights) {
-        for (o, v) in out.iter_mut().zip(row) {
-            *o += w * v;
-        }
-    }
-    out.iter().map(|o| o / total).collect()
-}
-
 fn argmax_dot(rows: &[f32], dim: usize, query: &[f32]) -> usize {
     rows.chunks_exact(dim)
         .map(|t| t.iter().zip(query).map(|(a, b)| a * b).sum::<f32>())
@@ -127,6 +115,7 @@ fn pointclip_v1_top1() {
     let mut views = Views::new();
     views.set_threads(1);
     let mut batch = Vec::new();
+    let mut fused = Vec::new();
     let (mut read_s, mut project_s, mut encode_s) = (0.0, 0.0, 0.0);
     for (n, (file, solid)) in clouds.iter().enumerate() {
         let t = Instant::now();
@@ -149,7 +138,7 @@ fn pointclip_v1_top1() {
             for (i, (text, image)) in models.iter_mut().enumerate() {
                 let t = Instant::now();
                 let emb = image.embed_preprocessed(&batch, views.count()).unwrap();
-                let fused = fuse(emb.as_slice(), emb.dim(), &weights[j]);
+                emb.weighted_mean_into(&weights[j], &mut fused).unwrap();
                 encode_s += t.elapsed().as_secs_f64();
                 correct[i][j] +=
                     usize::from(argmax_dot(text.as_slice(), text.dim(), &fused) == truth);

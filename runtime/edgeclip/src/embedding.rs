@@ -89,6 +89,32 @@ impl Embeddings {
         }
         Embeddings::from_raw(self.dim, out)
     }
+
+    /// The weighted mean `Σ wᵢ·rowᵢ / Σ wᵢ` of the rows, one weight per row, written
+    /// to `out` and not renormalized (PointCLIP's view fusion: scores against it are
+    /// the weighted mean of the per-row scores). A zero weight drops its row.
+    pub fn weighted_mean_into(&self, weights: &[f32], out: &mut Vec<f32>) -> Result<()> {
+        if weights.len() != self.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} rows for {} weights",
+                self.len(),
+                weights.len()
+            )));
+        }
+        let total: f32 = weights.iter().sum();
+        if !(total.is_finite() && total > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "the weights {weights:?} do not sum to a positive number"
+            )));
+        }
+        out.clear();
+        out.resize(self.dim, 0.0);
+        for (row, &w) in self.rows().zip(weights) {
+            out.iter_mut().zip(row).for_each(|(o, v)| *o += w * v);
+        }
+        out.iter_mut().for_each(|o| *o /= total);
+        Ok(())
+    }
 }
 
 /// Scales `row` to unit L2 norm in place. A row of zeros or non-finite values has
@@ -118,6 +144,21 @@ mod tests {
         assert!(Embeddings::from_raw(2, vec![0.0, 0.0]).is_err());
         assert!(Embeddings::from_raw(2, vec![f32::NAN, 1.0]).is_err());
         assert!(Embeddings::from_raw(2, vec![1.0, 2.0, 3.0]).is_err());
+    }
+
+    #[test]
+    fn weighted_mean_weights_rows_and_drops_zero_weights() {
+        let e = Embeddings::from_raw(2, vec![1.0, 0.0, 0.0, 1.0, 0.6, 0.8]).unwrap();
+        let mut out = Vec::new();
+        e.weighted_mean_into(&[1.0, 1.0, 2.0], &mut out).unwrap();
+        let expected = [(1.0 + 1.2) / 4.0, (1.0 + 1.6) / 4.0];
+        for (o, x) in out.iter().zip(expected) {
+            assert!((o - x).abs() < 1e-6, "{out:?}");
+        }
+        e.weighted_mean_into(&[0.0, 1.0, 0.0], &mut out).unwrap();
+        assert_eq!(out, [0.0, 1.0]);
+        assert!(e.weighted_mean_into(&[1.0, 1.0], &mut out).is_err());
+        assert!(e.weighted_mean_into(&[0.0; 3], &mut out).is_err());
     }
 
     #[test]

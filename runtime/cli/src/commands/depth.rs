@@ -17,7 +17,7 @@ use edgeclip::model::DepthClipSettings;
 use edgeclip::preprocess::load_rgb;
 use edgeclip_depth::{DepthConfig, DepthHead, DepthMap};
 
-use super::is_input_error;
+use super::{is_input_error, ms_since};
 use crate::args::DepthArgs;
 use crate::context::{Ctx, Outcome};
 use crate::output::{DepthReport, Record};
@@ -176,10 +176,6 @@ fn mirror(rgb: &[u8], width: usize, out: &mut Vec<u8>) {
             out.extend_from_slice(pixel);
         }
     }
-}
-
-fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1e3
 }
 
 #[cfg(test)]

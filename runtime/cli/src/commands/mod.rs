@@ -37,6 +37,11 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
     }
 }
 
+/// Milliseconds since `start`, for the per-stage timings of the output records.
+fn ms_since(start: std::time::Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
 /// Whether `err`, raised while handling one input, is that input's fault (so it is
 /// reported and the run goes on) rather than the model's or the backend's, which
 /// would fail every input alike (a backend that fails on the first image fails on

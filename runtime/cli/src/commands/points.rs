@@ -19,7 +19,7 @@ use edgeclip_points::project::{save_views, to_encoder_input, Projection, Views};
 use edgeclip_points::read::{self, ReadError};
 use edgeclip_points::PointCloud;
 
-use super::{is_input_error, label_set};
+use super::{is_input_error, label_set, ms_since};
 use crate::args::{LabelArgs, PointLabelArgs, PointsArgs, ProjectionArg};
 use crate::context::{Ctx, Outcome};
 use crate::output::{PointClassification, Record};
@@ -80,12 +80,7 @@ pub fn run(ctx: &mut Ctx, args: PointsArgs) -> Result<Outcome> {
         batch.resize(views.encoder_input_len(size), 0.0);
         to_encoder_input(&views, size, &mut batch)?;
         let embeddings = images.embed_preprocessed(&batch, views.count())?;
-        fuse(
-            embeddings.as_slice(),
-            embeddings.dim(),
-            &weights,
-            &mut fused,
-        )?;
+        embeddings.weighted_mean_into(&weights, &mut fused)?;
         let top = set.top_k(&fused, args.top_k.into())?;
         let encode_ms = ms_since(started);
         let top = label_set::scores(&set, &top);
@@ -201,37 +196,6 @@ fn views_dir(dir: &Path, cloud: &Path, several: bool) -> PathBuf {
     }
 }
 
-/// The weighted mean `Σ wᵥ·eᵥ / Σ wᵥ` of `views` (rows of `dim`), written to `out`.
-fn fuse(views: &[f32], dim: usize, weights: &[f32], out: &mut Vec<f32>) -> Result<()> {
-    let count = views.len() / dim.max(1);
-    if count != weights.len() || count * dim != views.len() {
-        bail!(
-            "{} view embeddings of {dim} values for {} view weights",
-            views.len(),
-            weights.len()
-        );
-    }
-    let total: f32 = weights.iter().sum();
-    if !(total.is_finite() && total > 0.0) {
-        bail!("the view weights {weights:?} do not sum to a positive number");
-    }
-    out.clear();
-    out.resize(dim, 0.0);
-    for (row, &w) in views.chunks_exact(dim).zip(weights) {
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o += w * v;
-        }
-    }
-    for o in out.iter_mut() {
-        *o /= total;
-    }
-    Ok(())
-}
-
-fn ms_since(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1e3
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,22 +245,6 @@ mod tests {
         };
         assert_eq!(templates(vec![], &model), ["a depth map of a {}."]);
         assert_eq!(templates(vec!["x {}".into()], &model), ["x {}"]);
-    }
-
-    #[test]
-    fn fusing_is_the_weighted_mean_of_the_views() {
-        let views = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
-        let mut out = Vec::new();
-        fuse(&views, 2, &[1.0, 1.0, 2.0], &mut out).unwrap();
-        let expected = [(1.0 + 1.2) / 4.0, (1.0 + 1.6) / 4.0];
-        for (o, e) in out.iter().zip(expected) {
-            assert!((o - e).abs() < 1e-6, "{out:?}");
-        }
-        // A zero weight drops a view.
-        fuse(&views, 2, &[0.0, 1.0, 0.0], &mut out).unwrap();
-        assert_eq!(out, [0.0, 1.0]);
-        assert!(fuse(&views, 2, &[1.0, 1.0], &mut out).is_err());
-        assert!(fuse(&views, 2, &[0.0; 3], &mut out).is_err());
     }
 
     #[test]
