@@ -6,7 +6,9 @@
 #  - the default model's held-out evaluation sets (target/heldout, 4,044 images drawn
 #    from test-split seeds), which tests/accuracy.rs reads;
 #  - the PointCLIP and DepthCLIP held-out sets (target/evalsets: 360 point clouds and 1,050
-#    distance scenes from test-split seeds), which tests/pointclip_depthclip_accuracy.rs reads.
+#    distance scenes from test-split seeds), which tests/pointclip_depthclip_accuracy.rs reads;
+#  - 500 two-object scenes with true boxes (target/heldout/where), which
+#    tests/where_accuracy.rs reads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/target/pyenv"
@@ -24,6 +26,11 @@ heldout="$root/target/heldout"
 if [ ! -f "$heldout/labels.json" ]; then
   "$venv/bin/python" "$root/firmware-tools/fixtures/make_model_fixtures.py" --heldout-only - "$heldout"
   [ -f "$heldout/labels.json" ] || { echo "test-env: drawing the held-out sets failed" >&2; exit 1; }
+fi
+# Two-object scenes for `serve`'s where-answers (tests/where_accuracy.rs).
+if [ ! -f "$heldout/where/scenes.json" ]; then
+  "$venv/bin/python" "$root/firmware-tools/fixtures/where_scenes.py" "$heldout/where" --n 500
+  [ -f "$heldout/where/scenes.json" ] || { echo "test-env: drawing the where scenes failed" >&2; exit 1; }
 fi
 evalsets="$root/target/evalsets"
 if [ ! -f "$evalsets/done" ]; then

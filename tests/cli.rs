@@ -395,7 +395,7 @@ fn check_passes_against_the_shipped_reference() {
             .collect();
         assert_eq!(
             outputs,
-            ["image", "patch_tokens", "text"].map(|o| format!("{o}.{precision}"))
+            ["image", "patch_tokens", "value_tokens", "text"].map(|o| format!("{o}.{precision}"))
         );
         for r in &records {
             assert_eq!(r["type"], "check");

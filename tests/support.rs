@@ -98,3 +98,65 @@ pub fn edgeclip() -> std::process::Command {
     cmd.env_remove("EDGECLIP_MODEL");
     cmd
 }
+
+/// A running `edgeclip serve`: the child process and the first line it printed (its
+/// `serving` record). Killed when dropped, if still running.
+pub struct Server {
+    /// The process.
+    pub child: std::process::Child,
+    /// The `serving` record, as printed.
+    pub record: serde_json::Value,
+    /// `http://ADDR:PORT`.
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `edgeclip --format json serve --bind 127.0.0.1:0 ARGS` (the default
+    /// model) and waits for its `serving` record.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        let mut cmd = edgeclip();
+        cmd.args(["--format", "json", "serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting edgeclip serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the serving record");
+        let record: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: serve printed {line:?}"));
+        let address = record["data"]["address"]
+            .as_str()
+            .expect("an address")
+            .to_owned();
+        Server {
+            child,
+            record,
+            url: format!("http://{address}"),
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill");
+        assert!(killed.success());
+        self.child.wait().expect("waiting for serve")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

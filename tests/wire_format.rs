@@ -25,6 +25,7 @@ const TYPES: &[&str] = &[
     "backend",
     "point_classification",
     "depth",
+    "serving",
     "error",
     "appeared",
     "left",
@@ -64,6 +65,7 @@ enum Record {
     Backend(Backend),
     PointClassification(PointClassification),
     Depth(Depth),
+    Serving(Serving),
     Error(ErrorRecord),
     Appeared(Presence),
     Left(Presence),
@@ -86,6 +88,7 @@ impl Record {
             Record::Backend(_) => "backend",
             Record::PointClassification(_) => "point_classification",
             Record::Depth(_) => "depth",
+            Record::Serving(_) => "serving",
             Record::Error(_) => "error",
             Record::Appeared(_) => "appeared",
             Record::Left(_) => "left",
@@ -111,6 +114,14 @@ struct LabelScore {
     label: String,
     probability: f64,
     logit: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Serving {
+    address: String,
+    token: bool,
+    source: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -590,6 +601,14 @@ fn every_record_type_reads_into_its_documented_shape() {
         ]),
         "camera",
     );
+
+    // `serve` prints one record once it listens, then runs until SIGTERM.
+    let server = edgeclip_e2e::Server::start(&[], &[]);
+    let raw = server.record.clone();
+    let typed: Record = serde_json::from_value(raw.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), raw);
+    assert!(server.terminate().success());
+    keep(vec![typed], "serving");
 
     let types: BTreeSet<&str> = seen.iter().map(Record::type_name).collect();
     for t in TYPES {

@@ -74,7 +74,11 @@ def write_manifest(out: Path, name: str, family: str, description: str, info: di
         'kind = "clip-bpe"',
         f"context_length = {info['context_length']}",
     ]
-    for tower, extra in (("image", ['patch_tokens = "patch_tokens"']), ("text", [])):
+    image_extra = ['patch_tokens = "patch_tokens"']
+    if info.get("value_tokens"):
+        # MaskCLIP dense features (the last block's value path), for where-answers.
+        image_extra.append('value_tokens = "value_tokens"')
+    for tower, extra in (("image", image_extra), ("text", [])):
         lines += ["", f"[{tower}]", f'input = "{tower}"', 'embedding = "embedding"', *extra]
         for precision in ("fp32", "int8"):
             f = out / f"{tower}.{precision}.onnx"

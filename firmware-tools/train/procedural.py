@@ -188,8 +188,8 @@ def draw_shape(draw: ImageDraw.ImageDraw, rng: random.Random, shape: str, cx, cy
         raise ValueError(shape)
 
 
-def render_shapes(rng: random.Random, items: list[tuple[str, str]]) -> Image.Image:
-    """Draws 1-2 (colour, shape) items at random sizes, places and rotations."""
+def _render_shapes_placed(rng: random.Random, items: list[tuple[str, str]]):
+    """render_shapes' drawing: the 64x64 image and each item's (cx, cy, r) in 64-px units."""
     scale = rng.choice([1, 2, 3])
     size = IMAGE_SIZE * scale
     fills = [jitter_color(rng, c) for c, _ in items]
@@ -211,7 +211,24 @@ def render_shapes(rng: random.Random, items: list[tuple[str, str]]) -> Image.Ima
     if rng.random() < 0.25:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2) * scale))
     resample = rng.choice([Image.BILINEAR, Image.BICUBIC, Image.LANCZOS, Image.BOX, Image.NEAREST])
-    return img.resize((IMAGE_SIZE, IMAGE_SIZE), resample)
+    return img.resize((IMAGE_SIZE, IMAGE_SIZE), resample), [(cx / scale, cy / scale, r / scale) for cx, cy, r in placed]
+
+
+def render_shapes(rng: random.Random, items: list[tuple[str, str]]) -> Image.Image:
+    """Draws 1-2 (colour, shape) items at random sizes, places and rotations."""
+    return _render_shapes_placed(rng, items)[0]
+
+
+def render_scene_with_boxes(rng: random.Random, items: list[tuple[str, str]]):
+    """render_shapes (same image for the same rng state) plus each item's box.
+
+    Returns (image, boxes): boxes[k] = (x0, y0, x1, y1) in 64-px image
+    coordinates, the item's centre +- its radius r (stars, squares, triangles
+    and crosses are drawn with a circumradius of 1.1-1.25 r, so their tips may
+    reach slightly past the box).
+    """
+    img, placed = _render_shapes_placed(rng, items)
+    return img, [(cx - r, cy - r, cx + r, cy + r) for cx, cy, r in placed]
 
 
 def shape_caption(rng: random.Random, items) -> str:

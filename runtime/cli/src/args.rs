@@ -86,6 +86,67 @@ pub enum Command {
     /// Estimate depth from single images with DepthCLIP: a depth map in metres from
     /// the image tower's patch features and distance-word prompts.
     Depth(DepthArgs),
+    /// Answer text queries over HTTP ("is there a red mug, and where?") against the
+    /// newest frame of a camera, files or stdin, or against posted images.
+    Serve(Box<ServeArgs>),
+}
+
+/// `edgeclip serve`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("serve_source").required(false).multiple(false)))]
+pub struct ServeArgs {
+    /// Address and port to listen on. Any address but loopback needs a token.
+    #[arg(long, value_name = "ADDR:PORT", default_value = edgeclip_serve::config::DEFAULT_BIND)]
+    pub bind: std::net::SocketAddr,
+    /// File holding the bearer token clients must send (first line; at least 16
+    /// characters). `EDGECLIP_TOKEN` is read when this is not given.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Frames from a V4L2 camera; "latest" in queries is its newest frame.
+    #[arg(long, value_name = "DEVICE", group = "serve_source")]
+    pub camera: Option<PathBuf>,
+    /// Frames from image files: a file, a directory (sorted by name) or a glob.
+    #[arg(long, value_name = "PATH|GLOB", group = "serve_source")]
+    pub files: Option<String>,
+    /// Raw frames of this size on stdin (with --pix).
+    #[arg(long, value_name = "WxH", group = "serve_source", requires = "pix")]
+    pub raw: Option<String>,
+    /// Layout of the raw frames on stdin.
+    #[arg(long, value_enum, requires = "raw")]
+    pub pix: Option<PixArg>,
+    /// Camera: the frame size to ask for.
+    #[arg(long, value_name = "WxH", requires = "camera")]
+    pub size: Option<String>,
+    /// Camera: the pixel format to ask for.
+    #[arg(long, value_enum, requires = "camera")]
+    pub pixel_format: Option<CameraFormatArg>,
+    /// Camera: the frame rate to ask for. Files: the rate to play them at.
+    #[arg(long, value_name = "FPS")]
+    pub fps: Option<f64>,
+    /// Files: start again after the last one.
+    #[arg(long = "loop", requires = "files")]
+    pub looped: bool,
+    /// The label store queries may be compared against, and that `/v1/labels` edits.
+    #[arg(long, value_name = "FILE.emb")]
+    pub store: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Sustained requests per second per client address.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub rate: u32,
+    /// Requests a client may send at once above the rate.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub burst: u32,
+    /// Longest a request may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Text embeddings kept in the cache.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub text_cache: usize,
+    /// The neutral text where-answers are contrasted with.
+    #[arg(long, value_name = "TEXT", default_value = edgeclip_serve::config::DEFAULT_WHERE_BACKGROUND)]
+    pub where_background: String,
 }
 
 /// `--projection` values of `points`.

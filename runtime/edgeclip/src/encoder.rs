@@ -158,6 +158,7 @@ impl PatchGrid {
 pub struct ImageFeatures {
     embedding: Vec<f32>,
     patches: Option<PatchGrid>,
+    values: Option<PatchGrid>,
 }
 
 impl ImageFeatures {
@@ -175,6 +176,12 @@ impl ImageFeatures {
     /// [`ImageEncoder::open_dense`].
     pub fn patches(&self) -> Option<&PatchGrid> {
         self.patches.as_ref()
+    }
+
+    /// The value-path grid (MaskCLIP dense features), when the encoder was opened
+    /// with [`ImageEncoder::open_dense`] and the package exports it.
+    pub fn values(&self) -> Option<&PatchGrid> {
+        self.values.as_ref()
     }
 }
 
@@ -257,24 +264,21 @@ impl ImageEncoder {
         })?;
         if !self.dense {
             out.patches = None;
+            out.values = None;
             return Ok(());
         }
         let tokens = outputs.get(1).ok_or_else(|| Error::Model {
             path: path.to_path_buf(),
             message: "the run returned no patch tokens".into(),
         })?;
-        if tokens.shape.len() != 3 || tokens.shape[0] != 1 || tokens.shape[2] != dim {
-            return Err(Error::Model {
-                path: path.to_path_buf(),
-                message: format!(
-                    "patch tokens `{}` have shape {:?}, expected [1, patches, {dim}]",
-                    tokens.name, tokens.shape
-                ),
-            });
+        fill_grid(&mut out.patches, tokens, dim, path)?;
+        match outputs.get(2) {
+            Some(values) => fill_grid(&mut out.values, values, dim, path),
+            None => {
+                out.values = None;
+                Ok(())
+            }
         }
-        out.patches
-            .get_or_insert_with(PatchGrid::default)
-            .fill(&tokens.data, dim, path)
     }
 
     /// Embeds already preprocessed CHW images laid end to end (`batch` of them).
@@ -305,6 +309,26 @@ impl ImageEncoder {
         }
         Ok(all)
     }
+}
+
+/// Checks one image's dense output is `[1, patches, dim]` and fills `grid` from it.
+fn fill_grid(
+    grid: &mut Option<PatchGrid>,
+    tokens: &crate::backend::Output,
+    dim: usize,
+    path: &std::path::Path,
+) -> Result<()> {
+    if tokens.shape.len() != 3 || tokens.shape[0] != 1 || tokens.shape[2] != dim {
+        return Err(Error::Model {
+            path: path.to_path_buf(),
+            message: format!(
+                "dense output `{}` has shape {:?}, expected [1, patches, {dim}]",
+                tokens.name, tokens.shape
+            ),
+        });
+    }
+    grid.get_or_insert_with(PatchGrid::default)
+        .fill(&tokens.data, dim, path)
 }
 
 /// Turns text into L2-normalized embeddings.

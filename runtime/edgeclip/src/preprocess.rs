@@ -181,6 +181,47 @@ fn fit_len(start: f64, mut len: f64, limit: u32) -> f64 {
     len
 }
 
+/// The part of a `width` × `height` image that preprocessing keeps, in source
+/// pixels: what the model's square input shows. Dense outputs (patch grids) are
+/// mapped back to the image through it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceWindow {
+    /// Left edge, in source pixels.
+    pub left: f64,
+    /// Top edge, in source pixels.
+    pub top: f64,
+    /// Width, in source pixels.
+    pub width: f64,
+    /// Height, in source pixels.
+    pub height: f64,
+}
+
+impl SourceWindow {
+    /// The source pixel under the point (`u`, `v`) of the model's `size`-pixel
+    /// square input (fractions allowed).
+    pub fn to_source(&self, u: f64, v: f64, size: u32) -> (f64, f64) {
+        let s = f64::from(size);
+        (
+            self.left + u * self.width / s,
+            self.top + v * self.height / s,
+        )
+    }
+}
+
+/// Where preprocessing with `config` crops a `width` × `height` image.
+pub fn source_window(config: &PreprocessConfig, width: u32, height: u32) -> SourceWindow {
+    let size = config.image_size;
+    let geo = geometry(width, height, size, config.resize_mode);
+    let (left, crop_w) = source_span(width, geo.resized_w, geo.left, size);
+    let (top, crop_h) = source_span(height, geo.resized_h, geo.top, size);
+    SourceWindow {
+        left,
+        top,
+        width: crop_w,
+        height: crop_h,
+    }
+}
+
 /// Reusable preprocessor: owns its resize buffers so a camera loop allocates
 /// nothing per frame after the first.
 #[derive(Debug, Clone)]
@@ -406,6 +447,22 @@ pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn source_window_is_the_centre_crop_in_source_pixels() {
+        let config = PreprocessConfig::openai(224);
+        // 640x480 -> 298x224, crop from x = 37: 37 * 640 / 298 = 79.46 source pixels in.
+        let w = source_window(&config, 640, 480);
+        assert!((w.left - 37.0 * 640.0 / 298.0).abs() < 1e-9);
+        assert_eq!(w.top, 0.0);
+        assert!((w.width - 224.0 * 640.0 / 298.0).abs() < 1e-9);
+        assert!((w.height - 480.0).abs() < 1e-9);
+        let (x, y) = w.to_source(112.0, 112.0, 224);
+        assert!((x - 320.0).abs() < 1.5 && (y - 240.0).abs() < 1e-9);
+        // A square image is kept whole.
+        let w = source_window(&config, 100, 100);
+        assert_eq!((w.left, w.top, w.width, w.height), (0.0, 0.0, 100.0, 100.0));
+    }
 
     #[test]
     fn geometry_matches_torchvision() {

@@ -133,7 +133,8 @@ impl Reference {
                         ),
                     });
                 }
-                let floor = match (precision, key.starts_with("patch_tokens")) {
+                let dense = name != &package.tower(kind).embedding;
+                let floor = match (precision, dense) {
                     (Precision::Fp32, _) => FP32_FLOOR,
                     (Precision::Int8, false) => INT8_FLOOR,
                     (Precision::Int8, true) => INT8_PATCH_FLOOR,

@@ -11,6 +11,7 @@ mod info;
 mod label_set;
 mod labels;
 mod points;
+mod serve;
 mod tokenize;
 mod watch;
 
@@ -34,6 +35,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
         Command::Events(command) => events::run(ctx, command),
         Command::Points(args) => points::run(ctx, args),
         Command::Depth(args) => depth::run(ctx, args),
+        Command::Serve(args) => serve::run(ctx, *args),
     }
 }
 

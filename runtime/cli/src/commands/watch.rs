@@ -18,7 +18,7 @@ use crate::args::{ModeArg, PixArg, WatchArgs};
 use crate::context::{Ctx, Outcome};
 use crate::output::{is_closed_pipe_io, Record};
 
-mod camera;
+pub(crate) mod camera;
 mod outputs;
 
 use outputs::{GpioTable, JournalTable, OutputSettings, Outputs};
@@ -213,7 +213,8 @@ fn seconds(s: f64) -> Result<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("{s} is not a duration in seconds"))
 }
 
-fn pixel_format(pix: PixArg) -> PixelFormat {
+/// The pixel layout `--pix` names.
+pub(crate) fn pixel_format(pix: PixArg) -> PixelFormat {
     match pix {
         PixArg::Yuyv => PixelFormat::Yuyv,
         PixArg::Nv12 => PixelFormat::Nv12,

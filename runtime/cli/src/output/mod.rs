@@ -101,6 +101,15 @@ pub enum Record<'a> {
         /// The message with its causes, as on stderr.
         message: String,
     },
+    /// `serve` is listening (printed once, after binding).
+    Serving {
+        /// The address and port bound (`--bind` with port 0 picks a free port).
+        address: String,
+        /// Whether requests need a bearer token.
+        token: bool,
+        /// The frame source: `camera`, `files`, `stdin` or `none`.
+        source: &'static str,
+    },
     /// An event of `watch` (`appeared`, `left`, `status`, `camera`): it carries
     /// its own `type` and `data`, so it is written as it is.
     #[serde(untagged)]

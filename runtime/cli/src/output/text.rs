@@ -101,6 +101,15 @@ impl<W: Write> TextPrinter<W> {
             }
             // People read errors on stderr, where `Printer::report_error` put them;
             // repeating them on stdout would mix them into the results.
+            Record::Serving {
+                address,
+                token,
+                source,
+            } => writeln!(
+                w,
+                "serving on http://{address} ({}; frames: {source})",
+                if *token { "bearer token required" } else { "no token" }
+            )?,
             Record::Error { .. } => return Ok(()),
             Record::Event(e) => event(w, e)?,
         }

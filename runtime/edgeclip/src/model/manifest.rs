@@ -245,6 +245,12 @@ pub struct Tower {
     /// Name of the projected patch-token output (image tower only).
     #[serde(default)]
     pub patch_tokens: Option<String>,
+    /// Name of the value-path dense output (image tower only): MaskCLIP's dense
+    /// features, the last block's attention value path without its residual and
+    /// MLP, through `ln_post` and the projection. They localise text far better
+    /// than `patch_tokens` (where-answers).
+    #[serde(default)]
+    pub value_tokens: Option<String>,
     /// Its files: per precision a generic one, and optionally ones made for one
     /// backend (and one SoC), which that backend prefers.
     pub files: Vec<FileEntry>,
@@ -520,6 +526,7 @@ mod v1 {
             input: t.input,
             embedding: t.embedding,
             patch_tokens: t.patch_tokens,
+            value_tokens: None,
             files,
         }
     }

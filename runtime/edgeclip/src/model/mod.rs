@@ -178,7 +178,8 @@ impl ModelPackage {
 
     /// What a tower's file takes and gives: its input (from the preprocessing or
     /// tokenizer settings) and outputs, the embedding first, then the patch tokens
-    /// when `dense` (an error if the package exports none).
+    /// when `dense` (an error if the package exports none), then the value tokens
+    /// when `dense` and the package exports them.
     pub fn tower_spec(&self, kind: TowerKind, dense: bool) -> Result<ModelSpec> {
         let m = &self.manifest;
         let tower = self.tower(kind);
@@ -200,6 +201,7 @@ impl ModelPackage {
                 message: format!("the {} tower exports no patch tokens", kind.name()),
             })?;
             outputs.push(patches);
+            outputs.extend(tower.value_tokens.clone());
         }
         Ok(ModelSpec {
             input: TensorSpec {

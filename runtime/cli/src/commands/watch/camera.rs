@@ -62,17 +62,27 @@ pub fn run(
 }
 
 fn camera_config(args: &WatchArgs) -> Result<CameraConfig> {
+    camera_request(args.size.as_deref(), args.pixel_format, args.fps)
+}
+
+/// The camera settings `--size`, `--pixel-format` and `--fps` ask for (`watch` and
+/// `serve`).
+pub fn camera_request(
+    size: Option<&str>,
+    pixel_format: Option<CameraFormatArg>,
+    fps: Option<f64>,
+) -> Result<CameraConfig> {
     let mut request = Request {
-        format: args.pixel_format.map(|f| match f {
+        format: pixel_format.map(|f| match f {
             CameraFormatArg::Yuyv => PixelFormat::Yuyv,
             CameraFormatArg::Nv12 => PixelFormat::Nv12,
             CameraFormatArg::Rgb24 => PixelFormat::Rgb24,
             CameraFormatArg::Mjpeg => PixelFormat::Mjpeg,
         }),
-        fps: args.fps,
+        fps,
         ..Request::default()
     };
-    if let Some(size) = &args.size {
+    if let Some(size) = size {
         (request.width, request.height) = parse_size(size)?;
     }
     Ok(CameraConfig {

@@ -1,0 +1,143 @@
+//! `edgeclip serve`: the query API over a frame source or posted images only.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use edgeclip_capture::{parse_size, Backoff, FrameSource, ImageFiles, RawFrames, Reconnecting};
+use edgeclip_serve::{spawn_feed, AppState, FrameSlot, ServeConfig, SourceKind};
+
+use super::watch::camera::camera_request;
+use super::watch::pixel_format;
+use crate::args::ServeArgs;
+use crate::context::{Ctx, Outcome};
+use crate::output::Record;
+
+/// Runs the server until SIGINT/SIGTERM.
+pub fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<Outcome> {
+    let config = config(&args)?;
+    config.validate().map_err(|e| anyhow!("{e}"))?;
+    let package = ctx.package()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (slot, feed) = start_source(&args, &stop)?;
+    let state = AppState::new(
+        package,
+        ctx.engine()?,
+        ctx.precision,
+        slot,
+        args.store.as_deref(),
+        &config,
+    )?;
+    // Two workers answer HTTP; the encoders have threads of their own. Decoding
+    // uploads runs on the blocking pool, kept small: each thread there can take a
+    // malloc arena of its own, and 32 of them grew RSS by ~70 MiB under load.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let source = state.frames().kind().as_str();
+    let token = config.token.is_some();
+    let mut printed = Ok(());
+    let served = runtime.block_on(async {
+        let shutdown = edgeclip_serve::shutdown_signal().context("installing signal handlers")?;
+        edgeclip_serve::run(Arc::new(state), &config, shutdown, |addr| {
+            printed = ctx.out.print(&Record::Serving {
+                address: addr.to_string(),
+                token,
+                source,
+            });
+        })
+        .await
+        .map_err(anyhow::Error::from)
+    });
+    stop.store(true, Ordering::Relaxed);
+    if let Some(feed) = feed {
+        // A camera or file feed ends within one frame or its source's timeout; a read
+        // from stdin may block until the writer sends more, so that one is left to
+        // end with the process.
+        if source != SourceKind::Stdin.as_str() {
+            let _ = feed.join();
+        }
+    }
+    served?;
+    printed?;
+    log::info!("server stopped");
+    Ok(Outcome::Success)
+}
+
+fn config(args: &ServeArgs) -> Result<ServeConfig> {
+    let token = match &args.token_file {
+        Some(path) => Some(read_token(path)?),
+        None => std::env::var("EDGECLIP_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    let positive =
+        |n: u32, flag: &str| NonZeroU32::new(n).ok_or_else(|| anyhow!("{flag} must be at least 1"));
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!(
+            "--timeout {} must be a positive number of seconds",
+            args.timeout
+        );
+    }
+    Ok(ServeConfig {
+        bind: args.bind,
+        token,
+        body_limit: args.max_body,
+        rate_per_second: positive(args.rate, "--rate")?,
+        burst: positive(args.burst, "--burst")?,
+        request_timeout: Duration::from_secs_f64(args.timeout),
+        text_cache: args.text_cache,
+        where_background: args.where_background.clone(),
+        ..ServeConfig::default()
+    })
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| edgeclip::Error::io(path, e))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        bail!("{}: the token file is empty", path.display());
+    }
+    Ok(token)
+}
+
+type Feed = Option<std::thread::JoinHandle<()>>;
+
+/// Opens the frame source the flags name (if any) on its capture thread.
+fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSlot>, Feed)> {
+    let pace = args.fps.map(|fps| {
+        if fps.is_finite() && fps > 0.0 {
+            Ok(Duration::from_secs_f64(1.0 / fps))
+        } else {
+            Err(anyhow!("--fps {fps} must be a positive number"))
+        }
+    });
+    let pace = pace.transpose()?;
+    let (kind, source, events, pace): (_, Box<dyn FrameSource + Send>, _, _) =
+        if let Some(device) = &args.camera {
+            let config = camera_request(args.size.as_deref(), args.pixel_format, args.fps)?;
+            let (tx, rx) = mpsc::channel();
+            let camera = Reconnecting::camera(device, config, Backoff::default(), stop.clone(), tx);
+            // The camera sets its own pace.
+            (SourceKind::Camera, Box::new(camera), Some(rx), None)
+        } else if let Some(spec) = &args.files {
+            let files = ImageFiles::open(spec)?.looped(args.looped);
+            (SourceKind::Files, Box::new(files), None, pace)
+        } else if let (Some(size), Some(pix)) = (&args.raw, args.pix) {
+            let (width, height) = parse_size(size)?;
+            let raw = RawFrames::new(std::io::stdin(), width, height, pixel_format(pix))?;
+            (SourceKind::Stdin, Box::new(raw), None, pace)
+        } else {
+            return Ok((Arc::new(FrameSlot::new(SourceKind::None)), None));
+        };
+    let slot = Arc::new(FrameSlot::new(kind));
+    let feed = spawn_feed(source, slot.clone(), stop.clone(), events, pace)
+        .context("starting the capture thread")?;
+    Ok((slot, Some(feed)))
+}

@@ -1,0 +1,421 @@
+//! `POST /v1/query`: texts scored against the newest frame or a posted image, with
+//! probabilities, the label store's best matches and, asked for, where-answers.
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine as _;
+use edgeclip::encoder::{ImageFeatures, PatchGrid};
+use edgeclip::matcher::dot;
+use edgeclip::preprocess::source_window;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::inference::Picture;
+use crate::locate::where_in_image;
+use crate::state::AppState;
+
+/// Most texts in one query (one text-encoder batch).
+pub const MAX_TEXTS: usize = crate::inference::MAX_TEXT_BATCH;
+/// Longest text, in bytes (the tokenizer keeps 77 tokens of it anyway).
+pub const MAX_TEXT_BYTES: usize = 1000;
+/// Most store labels one query may ask for.
+pub const MAX_TOP_K: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueryRequest {
+    texts: Vec<String>,
+    image: Option<String>,
+    top_k: Option<usize>,
+    #[serde(rename = "where", default)]
+    where_: bool,
+    against: Option<Against>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Against {
+    Texts,
+    Labels,
+}
+
+#[derive(Serialize)]
+pub(crate) struct QueryResponse {
+    image: ImageInfo,
+    against: Against,
+    results: Vec<TextResult>,
+    labels: Vec<LabelScore>,
+    timing_ms: Timing,
+    text_cache_hits: usize,
+}
+
+#[derive(Serialize)]
+struct ImageInfo {
+    source: &'static str,
+    width: u32,
+    height: u32,
+    frame_seq: Option<u64>,
+    frame_age_ms: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct TextResult {
+    text: String,
+    score: f32,
+    probability: f32,
+    #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
+    where_: Option<WhereAnswer>,
+}
+
+/// Where a text's best region is, in image pixels.
+#[derive(Serialize)]
+pub(crate) struct WhereAnswer {
+    #[serde(rename = "box")]
+    pub(crate) bbox: [u32; 4],
+    point: [u32; 2],
+    score: f32,
+    grid: GridValues,
+}
+
+#[derive(Serialize)]
+struct GridValues {
+    rows: usize,
+    cols: usize,
+    values: Vec<f32>,
+}
+
+#[derive(Serialize)]
+struct LabelScore {
+    label: String,
+    score: f32,
+    probability: f32,
+}
+
+#[derive(Serialize, Default)]
+struct Timing {
+    decode: f64,
+    image: f64,
+    text: f64,
+    total: f64,
+}
+
+pub(crate) async fn query(
+    State(state): State<Arc<AppState>>,
+    ApiJson(request): ApiJson<QueryRequest>,
+) -> Result<Json<QueryResponse>, ApiError> {
+    let started = Instant::now();
+    check_texts(&request.texts)?;
+    let top_k = request.top_k.unwrap_or(5);
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        return Err(ApiError::invalid_request(format!(
+            "`top_k` must be 1 to {MAX_TOP_K}, not {top_k}"
+        )));
+    }
+    let labels = state.labels();
+    let against = match request.against {
+        Some(Against::Labels) if labels.is_empty() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_store",
+                "`against: labels` needs a label store, and this server has none \
+                 (start it with --store FILE)",
+            ))
+        }
+        Some(a) => a,
+        None if request.texts.len() == 1 && !labels.is_empty() => Against::Labels,
+        None => Against::Texts,
+    };
+    let mut timing = Timing::default();
+
+    // Text and image run on their own encoder threads, at the same time. Where-answers
+    // also need the background text (cached after the first query).
+    let mut wanted = request.texts.clone();
+    if request.where_ {
+        wanted.push(state.where_background.clone());
+    }
+    let texts = state.inference.embed_texts(&wanted);
+    let image = async {
+        let t = Instant::now();
+        let result = picture(&state, request.image.as_deref()).await;
+        (result, t.elapsed())
+    };
+    let ((text_result, text_time), (image_result, image_time)) = tokio::join!(
+        async {
+            let t = Instant::now();
+            (texts.await, t.elapsed())
+        },
+        image
+    );
+    let (text_rows, text_stats) = text_result?;
+    let (picture, features, info, decode_ms) = image_result?;
+    timing.text = text_time.as_secs_f64() * 1e3;
+    timing.decode = decode_ms;
+    timing.image = image_time.as_secs_f64() * 1e3 - decode_ms;
+
+    let background = request
+        .where_
+        .then(|| text_rows[request.texts.len()].clone());
+    let text_rows = &text_rows[..request.texts.len()];
+    let embedding = features.embedding();
+    let scores: Vec<f32> = text_rows.iter().map(|t| dot(t, embedding)).collect();
+    let label_scores = labels.cosines(embedding);
+    let probabilities: Vec<f32> = match against {
+        Against::Texts => softmax(&scores, state.logit_scale),
+        Against::Labels => scores
+            .iter()
+            .map(|&s| {
+                let mut all = label_scores.clone();
+                all.push(s);
+                *softmax(&all, state.logit_scale).last().unwrap_or(&0.0)
+            })
+            .collect(),
+    };
+    let mut results = Vec::with_capacity(scores.len());
+    for (i, text) in request.texts.iter().enumerate() {
+        let where_ = match &background {
+            Some(bg) => Some(where_answer(
+                &state,
+                &text_rows[i],
+                bg,
+                &features,
+                picture.image(),
+            )?),
+            None => None,
+        };
+        results.push(TextResult {
+            text: text.clone(),
+            score: scores[i],
+            probability: probabilities[i],
+            where_,
+        });
+    }
+    let label_probs = softmax(&label_scores, state.logit_scale);
+    let mut order: Vec<usize> = (0..label_scores.len()).collect();
+    order.sort_by(|&a, &b| label_scores[b].total_cmp(&label_scores[a]));
+    let best = order
+        .into_iter()
+        .take(top_k)
+        .map(|i| LabelScore {
+            label: labels.entries()[i].label.clone(),
+            score: label_scores[i],
+            probability: label_probs[i],
+        })
+        .collect();
+    state.metrics.query();
+    timing.total = started.elapsed().as_secs_f64() * 1e3;
+    Ok(Json(QueryResponse {
+        image: info,
+        against,
+        results,
+        labels: best,
+        timing_ms: timing,
+        text_cache_hits: text_stats.cache_hits,
+    }))
+}
+
+/// Checks the texts before anything runs.
+pub(crate) fn check_texts(texts: &[String]) -> Result<(), ApiError> {
+    if texts.is_empty() || texts.len() > MAX_TEXTS {
+        return Err(ApiError::invalid_request(format!(
+            "`texts` must hold 1 to {MAX_TEXTS} texts, not {}",
+            texts.len()
+        )));
+    }
+    for (i, t) in texts.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(ApiError::invalid_request(format!(
+                "text {} is empty",
+                i + 1
+            )));
+        }
+        if t.len() > MAX_TEXT_BYTES {
+            return Err(ApiError::invalid_request(format!(
+                "text {} has {} bytes; at most {MAX_TEXT_BYTES}",
+                i + 1,
+                t.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The image a query is about, its features, what to report of it and the decode
+/// time in ms.
+async fn picture(
+    state: &AppState,
+    image: Option<&str>,
+) -> Result<(Picture, Arc<ImageFeatures>, ImageInfo, f64), ApiError> {
+    match image {
+        None | Some("latest") => {
+            let (frame, features) = state.latest_features().await?;
+            let info = ImageInfo {
+                source: "latest",
+                width: frame.image.width(),
+                height: frame.image.height(),
+                frame_seq: Some(frame.seq),
+                frame_age_ms: Some(frame.age_ms()),
+            };
+            Ok((Picture::Frame(frame), features, info, 0.0))
+        }
+        Some(data) => {
+            let t = Instant::now();
+            let data = data.to_owned();
+            let max_pixels = state.max_image_pixels;
+            let image = tokio::task::spawn_blocking(move || decode_image(&data, max_pixels))
+                .await
+                .map_err(|e| ApiError::internal(format!("image decoder: {e}")))??;
+            let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+            let image = Arc::new(image);
+            let features = state
+                .inference
+                .encode_image(Picture::Posted(image.clone()))
+                .await?;
+            let info = ImageInfo {
+                source: "posted",
+                width: image.width(),
+                height: image.height(),
+                frame_seq: None,
+                frame_age_ms: None,
+            };
+            Ok((Picture::Posted(image), Arc::new(features), info, decode_ms))
+        }
+    }
+}
+
+/// Base64 → JPEG or PNG → RGB8, refusing anything else and anything over
+/// `max_pixels` before its pixels are allocated.
+pub(crate) fn decode_image(data: &str, max_pixels: u64) -> Result<RgbImage, ApiError> {
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(data.trim()).map_err(|e| {
+        ApiError::invalid_image(format!("`image` is not base64 or \"latest\": {e}"))
+    })?;
+    let reader = image::ImageReader::new(Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| ApiError::invalid_image(format!("reading the image: {e}")))?;
+    match reader.format() {
+        Some(image::ImageFormat::Jpeg | image::ImageFormat::Png) => {}
+        Some(other) => {
+            return Err(ApiError::invalid_image(format!(
+                "the image is {other:?}; send JPEG or PNG"
+            )))
+        }
+        None => {
+            return Err(ApiError::invalid_image(
+                "the data is not a JPEG or PNG image",
+            ))
+        }
+    }
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| ApiError::invalid_image(format!("reading the image header: {e}")))?;
+    if u64::from(w) * u64::from(h) > max_pixels {
+        return Err(ApiError::invalid_image(format!(
+            "the image is {w}x{h}; this server takes at most {max_pixels} pixels"
+        )));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| ApiError::invalid_image(format!("reading the image: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    reader.limits(limits);
+    let image = reader
+        .decode()
+        .map_err(|e| ApiError::invalid_image(format!("decoding the image: {e}")))?;
+    Ok(image.to_rgb8())
+}
+
+/// The dense grid of `features`, or an internal error.
+pub(crate) fn dense_grid(features: &ImageFeatures) -> Result<&PatchGrid, ApiError> {
+    crate::locate::dense_grid(features)
+        .ok_or_else(|| ApiError::internal("the image encoder gave no dense features"))
+}
+
+/// The where-answer of one text embedding over an image's dense features,
+/// contrasted with the `background` text's embedding.
+pub(crate) fn where_answer(
+    state: &AppState,
+    text: &[f32],
+    background: &[f32],
+    features: &ImageFeatures,
+    image: &RgbImage,
+) -> Result<WhereAnswer, ApiError> {
+    let grid = dense_grid(features)?;
+    let window = source_window(&state.preprocess, image.width(), image.height());
+    let found = where_in_image(
+        grid,
+        text,
+        background,
+        window,
+        image.dimensions(),
+        &state.locate,
+    )
+    .ok_or_else(|| ApiError::internal("the similarity grid has no usable values"))?;
+    Ok(WhereAnswer {
+        bbox: found.bbox,
+        point: found.point,
+        score: found.score,
+        grid: GridValues {
+            rows: found.shape.0,
+            cols: found.shape.1,
+            values: found.values,
+        },
+    })
+}
+
+/// Softmax of `scale * cosines`.
+fn softmax(cosines: &[f32], scale: f32) -> Vec<f32> {
+    let max = cosines.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = cosines.iter().map(|c| ((c - max) * scale).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_checked_before_anything_runs() {
+        assert!(check_texts(&[]).is_err());
+        assert!(check_texts(&["  ".into()]).is_err());
+        assert!(check_texts(&["x".repeat(MAX_TEXT_BYTES + 1)]).is_err());
+        assert!(check_texts(&vec!["a".to_owned(); MAX_TEXTS + 1]).is_err());
+        assert!(check_texts(&["a red mug".into()]).is_ok());
+    }
+
+    #[test]
+    fn images_that_are_not_jpeg_or_png_are_refused() {
+        let e = decode_image("not base64!", 100).unwrap_err();
+        assert_eq!(e.code, "invalid_image");
+        let e = decode_image("aGVsbG8gd29ybGQ", 100).unwrap_err(); // "hello world", unpadded
+        assert!(e.message.contains("not a JPEG or PNG"), "{}", e.message);
+        let mut png = Vec::new();
+        RgbImage::new(20, 10)
+            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+        assert_eq!(decode_image(&b64, 200).unwrap().dimensions(), (20, 10));
+        let e = decode_image(&b64, 199).unwrap_err();
+        assert!(e.message.contains("at most 199 pixels"), "{}", e.message);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_orders_like_its_inputs() {
+        let p = softmax(&[0.1, 0.3, 0.2], 100.0);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(p[1] > p[2] && p[2] > p[0]);
+    }
+}

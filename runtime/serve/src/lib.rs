@@ -1,0 +1,114 @@
+//! edgeclip-serve: a local HTTP/JSON query API for robots and people.
+//!
+//! A robot sends free text ("a red mug") and gets, from the newest camera frame or
+//! an image it posts, each text's cosine score, its probability against the other
+//! texts or the active label store, and with `where` the region of the image that
+//! matches it best.
+//!
+//! ```text
+//!  frame source ─> capture thread ─> FrameSlot (newest frame, never waits)
+//!                                         │
+//!  HTTP ─> metrics ─> timeout ─> rate limit ─> token ─> route
+//!                                         │
+//!            /v1/query: image worker (dense features) ─┐
+//!                       text worker (LRU cache, batching concurrent queries)
+//!                                         │
+//!                       scores, probabilities, locate() ─> where-answer
+//! ```
+//!
+//! [`api::app`] builds the router over an [`AppState`]; tests call it directly.
+//! [`run`] binds, serves until SIGINT/SIGTERM, and finishes the requests in flight.
+//! The contract is `openapi.json`, beside this crate's manifest.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod frames;
+pub mod heatmap;
+pub mod inference;
+pub mod labels;
+pub mod limit;
+pub mod locate;
+pub mod metrics;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use api::app;
+pub use config::ServeConfig;
+pub use error::ApiError;
+pub use frames::{spawn_feed, FrameSlot, SourceKind};
+pub use state::AppState;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The settings are unsafe or unusable.
+    #[error("serve settings: {0}")]
+    Config(String),
+    /// The address could not be bound or the server failed.
+    #[error("{what} {addr}: {error}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+}
+
+/// Serves `state` on `config.bind` until `shutdown` resolves, then stops taking
+/// connections and lets requests in flight finish. `on_bound` is told the bound
+/// address (port 0 picks a free one).
+pub async fn run(
+    state: Arc<AppState>,
+    config: &ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    config.validate().map_err(ServeError::Config)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|error| ServeError::Io {
+            what: "binding",
+            addr: config.bind,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| ServeError::Io {
+        what: "reading the address of",
+        addr: config.bind,
+        error,
+    })?;
+    on_bound(addr);
+    let router = app(state, config);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|error| ServeError::Io {
+        what: "serving on",
+        addr,
+        error,
+    })
+}
+
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when
+/// this is called (inside a tokio runtime), not when the future is first polled, so
+/// a signal that arrives while the server is still binding already stops it cleanly.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM: finishing requests in flight"),
+            _ = int.recv() => log::info!("SIGINT: finishing requests in flight"),
+        }
+    })
+}
