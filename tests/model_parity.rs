@@ -16,7 +16,8 @@ fn check(precision: Precision, threads: usize) {
         .unwrap();
     let mut outputs: Vec<&str> = agreements.iter().map(|a| a.output.as_str()).collect();
     outputs.sort();
-    let expected = ["image", "patch_tokens", "text", "value_tokens"].map(|o| format!("{o}.{precision}"));
+    let expected =
+        ["image", "patch_tokens", "text", "value_tokens"].map(|o| format!("{o}.{precision}"));
     assert_eq!(outputs, expected, "every output has a reference");
     for a in &agreements {
         println!(

@@ -26,6 +26,7 @@ const TYPES: &[&str] = &[
     "point_classification",
     "depth",
     "serving",
+    "doctor",
     "error",
     "appeared",
     "left",
@@ -66,6 +67,7 @@ enum Record {
     PointClassification(PointClassification),
     Depth(Depth),
     Serving(Serving),
+    Doctor(Doctor),
     Error(ErrorRecord),
     Appeared(Presence),
     Left(Presence),
@@ -89,6 +91,7 @@ impl Record {
             Record::PointClassification(_) => "point_classification",
             Record::Depth(_) => "depth",
             Record::Serving(_) => "serving",
+            Record::Doctor(_) => "doctor",
             Record::Error(_) => "error",
             Record::Appeared(_) => "appeared",
             Record::Left(_) => "left",
@@ -122,6 +125,78 @@ struct Serving {
     address: String,
     token: bool,
     source: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Doctor {
+    board: DoctorBoard,
+    cpu: DoctorCpu,
+    backends: Vec<DoctorBackend>,
+    cameras: Vec<DoctorCamera>,
+    self_test: Vec<SelfTest>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoctorBoard {
+    name: String,
+    title: String,
+    reason: String,
+    backend_order: Vec<String>,
+    threads: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoctorCpu {
+    arch: String,
+    model: Option<String>,
+    features: Vec<String>,
+    missing: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoctorBackend {
+    name: String,
+    available: bool,
+    reason: Option<String>,
+    library: Option<String>,
+    devices: Vec<String>,
+    selected: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DoctorCamera {
+    device: String,
+    card: Option<String>,
+    driver: Option<String>,
+    formats: Vec<String>,
+    usable: Vec<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfTest {
+    backend: String,
+    precision: String,
+    device: Option<String>,
+    passed: bool,
+    outputs: Vec<SelfTestOutput>,
+    image_ms: Option<f64>,
+    text_ms: Option<f64>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfTestOutput {
+    output: String,
+    min_cosine: f64,
+    floor: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -602,6 +677,9 @@ fn every_record_type_reads_into_its_documented_shape() {
         "camera",
     );
 
+    // doctor, with its self-test on every backend that can run here.
+    keep(records(["doctor", "--self-test"], 0), "doctor");
+
     // `serve` prints one record once it listens, then runs until SIGTERM.
     let server = edgeclip_e2e::Server::start(&[], &[]);
     let raw = server.record.clone();
@@ -631,6 +709,15 @@ fn every_record_type_reads_into_its_documented_shape() {
             }
             Record::Backend(b) => {
                 assert_eq!(b.available, b.reason.is_none(), "{b:?}");
+            }
+            Record::Doctor(d) => {
+                assert!(d.backends.iter().any(|b| b.name == "tract" && b.available));
+                assert!(!d.self_test.is_empty(), "{d:?}");
+                for t in &d.self_test {
+                    assert!(t.passed && t.error.is_none(), "{t:?}");
+                    assert_eq!(t.outputs.len(), 4, "{t:?}");
+                    assert!(t.image_ms.is_some() && t.text_ms.is_some(), "{t:?}");
+                }
             }
             Record::Tokens(t) => assert_eq!(t.ids.len(), 77),
             Record::PointClassification(p) => {

@@ -15,9 +15,9 @@ pub struct Cli {
     /// Precision of the model files to run.
     #[arg(long, global = true, value_enum, default_value_t = PrecisionArg::Fp32)]
     pub precision: PrecisionArg,
-    /// Inference threads.
-    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub threads: u16,
+    /// Inference threads (default: the board profile's).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Output format: human text, or JSON Lines records (runtime/cli/WIRE.md).
     #[arg(long, global = true, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -28,6 +28,27 @@ pub struct Cli {
     /// first that can run on this machine.
     #[arg(long, global = true, default_value = "auto", value_name = "NAME")]
     pub backend: String,
+    /// Board profile: a shipped name (`edgeclip doctor` lists them and shows the
+    /// detected one) or a profile file. It gives `--backend auto` its order, and the
+    /// default threads and device.
+    #[arg(long, global = true, default_value = "auto", value_name = "NAME|FILE")]
+    pub board: String,
+    /// Device for the backend, in its own words (OpenVINO: CPU, GPU, NPU, AUTO);
+    /// default: the board profile's, else the backend's own.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Let the backend trade exactness for speed where its device offers it (bf16 on
+    /// CPUs with it, fp16 on GPUs); without it, fp32 models compute in fp32.
+    #[arg(long, global = true)]
+    pub fast_math: bool,
+    /// Where backends keep compiled models between runs (default:
+    /// $XDG_CACHE_HOME/edgeclip, else ~/.cache/edgeclip).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// OpenVINO's C library, or its directory (default: $OPENVINO_LIB, then
+    /// OpenVINO's own search).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub openvino_lib: Option<PathBuf>,
     /// Log more (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -89,6 +110,20 @@ pub enum Command {
     /// Answer text queries over HTTP ("is there a red mug, and where?") against the
     /// newest frame of a camera, files or stdin, or against posted images.
     Serve(Box<ServeArgs>),
+    /// Say what this machine is and what edgeclip can use on it: the board profile
+    /// and why, CPU features, each backend (or why not), cameras; with --self-test,
+    /// run the model on each available backend against its reference outputs.
+    Doctor(DoctorArgs),
+}
+
+/// `edgeclip doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also run the model package on every available backend, fp32 and int8,
+    /// compare with the package's onnxruntime reference (as `edgeclip check`) and
+    /// time one image and one text (exit 1 when a check fails).
+    #[arg(long)]
+    pub self_test: bool,
 }
 
 /// `edgeclip serve`.
@@ -705,7 +740,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.precision, PrecisionArg::Int8);
-        assert_eq!(cli.threads, 2);
+        assert_eq!(cli.threads, Some(2));
         assert_eq!(cli.model, Some(PathBuf::from("m")));
         assert!(parse(&["tokenize", "hi", "--threads", "0"]).is_err());
         assert!(parse(&["tokenize", "hi", "--precision", "fp16"]).is_err());

@@ -7,8 +7,11 @@ use std::io::{self, StdoutLock};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use edgeclip::backend::{Engine, LoadOptions, Registry};
+use std::sync::Arc;
+
+use edgeclip::backend::{Backend, Engine, Libraries, LoadOptions, PrecisionHint, Registry, AUTO};
 use edgeclip::model::{ModelPackage, Precision, MANIFEST_FILE};
+use edgeclip_board::{Detection, Profile};
 
 use crate::args::{Cli, FormatArg, PrecisionArg};
 use crate::output::{Format, Printer};
@@ -43,8 +46,15 @@ pub struct Ctx {
     model_dir: std::result::Result<PathBuf, String>,
     /// The model files' precision.
     pub precision: Precision,
-    threads: usize,
+    threads: Option<usize>,
     backend: String,
+    board: String,
+    device: Option<String>,
+    precision_hint: PrecisionHint,
+    cache_dir: Option<PathBuf>,
+    libraries: Libraries,
+    /// Resolved on first use, as the engine is.
+    board_profile: OnceCell<std::result::Result<Detection, String>>,
     /// Built on first use: commands without inference never probe backends.
     engine: OnceCell<Engine>,
     /// Where records go.
@@ -65,8 +75,20 @@ impl Ctx {
         Self {
             model_dir: resolve_model_dir(cli.model.as_deref()).map_err(|e| format!("{e:#}")),
             precision,
-            threads: cli.threads.into(),
+            threads: cli.threads.map(usize::from),
             backend: cli.backend.clone(),
+            board: cli.board.clone(),
+            device: cli.device.clone(),
+            precision_hint: if cli.fast_math {
+                PrecisionHint::Fast
+            } else {
+                PrecisionHint::Exact
+            },
+            cache_dir: cli.cache_dir.clone(),
+            libraries: Libraries {
+                openvino: cli.openvino_lib.clone(),
+            },
+            board_profile: OnceCell::new(),
             engine: OnceCell::new(),
             out: Printer::new(format, io::stdout().lock()),
         }
@@ -82,27 +104,116 @@ impl Ctx {
         open_package(self.model_dir()?)
     }
 
-    /// Threads `--threads` allows inference (the backend, and point-cloud projection).
+    /// Inference threads (the backend, and point-cloud projection): `--threads`,
+    /// else the board profile's, else one.
     pub fn threads(&self) -> usize {
-        self.threads
+        if let Some(threads) = self.threads {
+            return threads;
+        }
+        let available = std::thread::available_parallelism().map_or(1, usize::from);
+        match self.board() {
+            Ok(board) => board.profile.threads.resolved_count(available).max(1),
+            Err(_) => 1,
+        }
     }
 
-    /// The backend name `--backend` gave (`auto` by default).
-    pub fn backend_choice(&self) -> &str {
-        &self.backend
+    /// The board profile `--board` names, or the one detected here.
+    pub fn board(&self) -> Result<&Detection> {
+        self.board_profile
+            .get_or_init(|| {
+                let facts = edgeclip_board::HostFacts::probe();
+                edgeclip_board::resolve(Some(&self.board), &facts, &edgeclip_board::builtin())
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| anyhow!("{e}"))
     }
 
-    /// The engine encoders run on: `--backend` resolved through the registry,
-    /// loading with `--threads`.
+    /// The backend registry with the delegate libraries the flags name.
+    pub fn registry(&self) -> Registry {
+        Registry::builtin_with(&self.libraries)
+    }
+
+    /// Load options for `backend`: threads, and the device and cache from the
+    /// flags, else the board profile.
+    pub fn load_options(&self, backend: &str) -> LoadOptions {
+        let board = self.board().ok();
+        let device = self
+            .device
+            .clone()
+            .or_else(|| board.and_then(|b| board_device(&b.profile, backend)));
+        LoadOptions {
+            threads: self.threads(),
+            device,
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .or_else(default_cache_dir)
+                .map(|dir| dir.join(backend)),
+            precision_hint: self.precision_hint,
+        }
+    }
+
+    /// The engine encoders run on: `--backend` resolved through the registry (a
+    /// name must be available; `auto` tries the board profile's order, then
+    /// tract), loading with [`Ctx::load_options`].
     pub fn engine(&self) -> Result<&Engine> {
         if let Some(engine) = self.engine.get() {
             return Ok(engine);
         }
-        let backend = Registry::builtin().select(&self.backend)?;
-        log::info!("backend {}", backend.name());
-        let engine = Engine::new(backend, LoadOptions::with_threads(self.threads));
+        let backend = self.select_backend(&self.registry())?;
+        let options = self.load_options(backend.name());
+        log::info!("backend {} ({options:?})", backend.name());
+        let engine = Engine::new(backend, options);
         Ok(self.engine.get_or_init(|| engine))
     }
+
+    /// The backend of `registry` that `--backend` resolves to (see [`Ctx::engine`]).
+    pub fn select_backend(&self, registry: &Registry) -> Result<Arc<dyn Backend>> {
+        Ok(match (self.backend.as_str(), self.board()) {
+            (AUTO, Ok(board)) => {
+                let order: Vec<&str> = board
+                    .profile
+                    .backends
+                    .order
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                registry.select_in_order(&order)?
+            }
+            (AUTO, Err(e)) => {
+                log::warn!("no board profile ({e:#}); trying every backend");
+                registry.select(AUTO)?
+            }
+            (name, _) => registry.select(name)?,
+        })
+    }
+}
+
+/// The device a profile sets for `backend`, in the backend's words.
+fn board_device(profile: &Profile, backend: &str) -> Option<String> {
+    match backend {
+        "openvino" => profile
+            .backends
+            .openvino
+            .as_ref()
+            .map(|o| o.device.as_str().to_owned()),
+        "rknn" => profile
+            .backends
+            .rknn
+            .as_ref()
+            .map(|r| r.core_mask.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// `$XDG_CACHE_HOME/edgeclip`, else `~/.cache/edgeclip`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("edgeclip"))
 }
 
 /// Opens the package at `dir`, naming it in the error.

@@ -225,6 +225,12 @@ impl ImageEncoder {
         })
     }
 
+    /// What the image tower's session runs on, where its backend says
+    /// ([`crate::backend::Session::info`]).
+    pub fn session_info(&self) -> Option<crate::backend::SessionInfo> {
+        self.tower.session.info()
+    }
+
     /// Values in one preprocessed image (3 × size × size).
     pub fn input_len(&self) -> usize {
         let s = self.preprocessor.config().image_size as usize;

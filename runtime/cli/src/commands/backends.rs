@@ -2,7 +2,6 @@
 //! and which one `--backend` picks.
 
 use anyhow::Result;
-use edgeclip::backend::Registry;
 
 use crate::context::{Ctx, Outcome};
 use crate::output::{BackendInfo, Record};
@@ -10,8 +9,8 @@ use crate::output::{BackendInfo, Record};
 /// Runs `backends`. When `--backend` resolves to none (unknown name, or not
 /// available here) the list is still printed, then that is the run's error.
 pub fn run(ctx: &mut Ctx) -> Result<Outcome> {
-    let registry = Registry::builtin();
-    let selected = registry.select(ctx.backend_choice());
+    let registry = ctx.registry();
+    let selected = ctx.select_backend(&registry);
     let selected_name = selected.as_ref().ok().map(|b| b.name());
     for status in registry.statuses() {
         ctx.out.print(&Record::Backend(BackendInfo {

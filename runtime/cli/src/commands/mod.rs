@@ -5,6 +5,7 @@ mod backends;
 mod check;
 mod classify;
 mod depth;
+mod doctor;
 mod embed;
 mod events;
 mod info;
@@ -36,6 +37,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Result<Outcome> {
         Command::Points(args) => points::run(ctx, args),
         Command::Depth(args) => depth::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, *args),
+        Command::Doctor(args) => doctor::run(ctx, args),
     }
 }
 

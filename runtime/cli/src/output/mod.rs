@@ -101,6 +101,8 @@ pub enum Record<'a> {
         /// The message with its causes, as on stderr.
         message: String,
     },
+    /// What `doctor` found on this machine.
+    Doctor(Box<DoctorReport>),
     /// `serve` is listening (printed once, after binding).
     Serving {
         /// The address and port bound (`--bind` with port 0 picks a free port).
@@ -323,6 +325,116 @@ pub struct BackendInfo {
     pub reason: Option<String>,
     /// Whether `--backend` resolves to it.
     pub selected: bool,
+}
+
+/// What `doctor` found: the board, the CPU, backends, cameras, self-tests.
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    /// The board profile in use.
+    pub board: DoctorBoard,
+    /// The CPU.
+    pub cpu: DoctorCpu,
+    /// Every backend of this build.
+    pub backends: Vec<DoctorBackend>,
+    /// V4L2 capture devices (`/dev/video*`).
+    pub cameras: Vec<DoctorCamera>,
+    /// One entry per backend and precision with `--self-test`; empty without.
+    pub self_test: Vec<SelfTest>,
+}
+
+/// The board profile in use.
+#[derive(Debug, Serialize)]
+pub struct DoctorBoard {
+    /// Profile name (`rpi5`), or `none` when no profile fits.
+    pub name: String,
+    /// Human-readable name.
+    pub title: String,
+    /// Why this profile: the evidence detection matched, or `--board`.
+    pub reason: String,
+    /// The profile's backend order for `--backend auto`.
+    pub backend_order: Vec<String>,
+    /// Inference threads the profile gives (`--threads` overrides).
+    pub threads: usize,
+}
+
+/// The CPU's SIMD features that matter to inference.
+#[derive(Debug, Serialize)]
+pub struct DoctorCpu {
+    /// `x86_64`, `aarch64`.
+    pub arch: &'static str,
+    /// `/proc/cpuinfo`'s model name, where it gives one.
+    pub model: Option<String>,
+    /// Features present (`neon`, `dotprod`, `i8mm`, `avx2`, `avx512vnni`, ...).
+    pub features: Vec<&'static str>,
+    /// Features the board profile promises that this CPU lacks.
+    pub missing: Vec<&'static str>,
+}
+
+/// One backend of this build.
+#[derive(Debug, Serialize)]
+pub struct DoctorBackend {
+    /// Its name.
+    pub name: &'static str,
+    /// Whether it can run here.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<String>,
+    /// The shared library it loaded; `None` for tract (built in).
+    pub library: Option<String>,
+    /// Devices it sees.
+    pub devices: Vec<String>,
+    /// Whether `--backend` (with the board's order) picks it.
+    pub selected: bool,
+}
+
+/// One V4L2 device.
+#[derive(Debug, Serialize)]
+pub struct DoctorCamera {
+    /// `/dev/videoN`.
+    pub device: String,
+    /// The card name, when it could be opened.
+    pub card: Option<String>,
+    /// The driver.
+    pub driver: Option<String>,
+    /// Capture formats as fourccs (`YUYV`, `MJPG`); the ones edgeclip converts
+    /// are marked with `*` in text output.
+    pub formats: Vec<String>,
+    /// Formats among `formats` that edgeclip converts.
+    pub usable: Vec<String>,
+    /// Why it could not be described (busy, not a capture device, no permission).
+    pub error: Option<String>,
+}
+
+/// One backend and precision run against the package's reference outputs.
+#[derive(Debug, Serialize)]
+pub struct SelfTest {
+    /// The backend.
+    pub backend: &'static str,
+    /// Model file precision (`fp32`, `int8`).
+    pub precision: String,
+    /// The device and arithmetic the backend reports, where it does (`CPU f32`).
+    pub device: Option<String>,
+    /// Every output within its floor.
+    pub passed: bool,
+    /// Per output: name, lowest cosine, floor.
+    pub outputs: Vec<SelfTestOutput>,
+    /// Median milliseconds of one image embedding (preprocessed input).
+    pub image_ms: Option<f64>,
+    /// Median milliseconds of one text embedding.
+    pub text_ms: Option<f64>,
+    /// What failed, when the run itself failed.
+    pub error: Option<String>,
+}
+
+/// One output of a [`SelfTest`].
+#[derive(Debug, Serialize)]
+pub struct SelfTestOutput {
+    /// `image.fp32`, `text.int8`, ...
+    pub output: String,
+    /// Lowest row cosine against onnxruntime.
+    pub min_cosine: f64,
+    /// The floor.
+    pub floor: f64,
 }
 
 /// The output formats.

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use edgeclip_events::Event;
 
 use super::{
-    DepthReport, ModelInfo, PointClassification, Record, StoreAction, StoreInfo, StoreWritten,
+    DepthReport, DoctorReport, ModelInfo, PointClassification, Record, StoreAction, StoreInfo,
+    StoreWritten,
 };
 
 /// Writes records as plain text, a few lines each.
@@ -101,6 +102,7 @@ impl<W: Write> TextPrinter<W> {
             }
             // People read errors on stderr, where `Printer::report_error` put them;
             // repeating them on stdout would mix them into the results.
+            Record::Doctor(report) => doctor(w, report)?,
             Record::Serving {
                 address,
                 token,
@@ -316,6 +318,97 @@ fn template_summary(templates: &[String]) -> String {
         s.push_str(", ...");
     }
     s
+}
+
+/// `doctor`'s report as a few aligned sections.
+fn doctor(w: &mut impl Write, r: &DoctorReport) -> io::Result<()> {
+    writeln!(w, "board     {} ({})", r.board.name, r.board.title)?;
+    writeln!(w, "          why: {}", r.board.reason)?;
+    writeln!(
+        w,
+        "          backend order: {}; threads: {}",
+        r.board.backend_order.join(", "),
+        r.board.threads
+    )?;
+    let model = r.cpu.model.as_deref().unwrap_or("");
+    writeln!(w, "cpu       {} {model}", r.cpu.arch)?;
+    writeln!(w, "          features: {}", r.cpu.features.join(" "))?;
+    if !r.cpu.missing.is_empty() {
+        writeln!(
+            w,
+            "          missing what the profile expects: {}",
+            r.cpu.missing.join(" ")
+        )?;
+    }
+    for b in &r.backends {
+        let state = if b.available {
+            format!("available on {}", b.devices.join(", "))
+        } else {
+            format!(
+                "not available: {}",
+                b.reason.as_deref().unwrap_or("unknown reason")
+            )
+        };
+        let selected = if b.selected { "  (selected)" } else { "" };
+        writeln!(w, "backend   {:<9} {state}{selected}", b.name)?;
+        if let Some(library) = &b.library {
+            writeln!(w, "          library: {library}")?;
+        }
+    }
+    if r.cameras.is_empty() {
+        writeln!(w, "camera    none (no /dev/video*)")?;
+    }
+    for c in &r.cameras {
+        match &c.error {
+            Some(e) => writeln!(w, "camera    {}  {e}", c.device)?,
+            None => {
+                let formats: Vec<String> = c
+                    .formats
+                    .iter()
+                    .map(|f| {
+                        if c.usable.contains(f) {
+                            format!("{f}*")
+                        } else {
+                            f.clone()
+                        }
+                    })
+                    .collect();
+                writeln!(
+                    w,
+                    "camera    {}  {} ({})  formats: {}",
+                    c.device,
+                    c.card.as_deref().unwrap_or("?"),
+                    c.driver.as_deref().unwrap_or("?"),
+                    formats.join(" ")
+                )?;
+            }
+        }
+    }
+    for t in &r.self_test {
+        let device = t.device.as_deref().unwrap_or("");
+        match &t.error {
+            Some(e) => writeln!(w, "self-test {:<9} {} failed: {e}", t.backend, t.precision)?,
+            None => {
+                let worst = t
+                    .outputs
+                    .iter()
+                    .map(|o| o.min_cosine)
+                    .fold(f64::INFINITY, f64::min);
+                let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2} ms"));
+                writeln!(
+                    w,
+                    "self-test {:<9} {} {device}  {}  min cosine {worst:.6} over {} outputs; image {}, text {}",
+                    t.backend,
+                    t.precision,
+                    if t.passed { "ok" } else { "FAILED" },
+                    t.outputs.len(),
+                    ms(t.image_ms),
+                    ms(t.text_ms)
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

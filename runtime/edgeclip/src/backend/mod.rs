@@ -9,13 +9,15 @@
 //! way tract's runtimes fall back. tract is the default (pure Rust, every target);
 //! NPU delegates implement the same traits behind cargo features.
 
+#[cfg(feature = "openvino")]
+pub mod openvino;
 mod registry;
 pub mod tract;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use registry::{BackendStatus, Registry, AUTO};
+pub use registry::{BackendStatus, Libraries, Registry, AUTO};
 
 use crate::Result;
 
@@ -228,6 +230,16 @@ impl LoadOptions {
     }
 }
 
+/// Where a backend's engine comes from and what it can run on, for reports
+/// (`edgeclip doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendDetails {
+    /// The shared library loaded at run time; `None` for an engine built in.
+    pub library: Option<PathBuf>,
+    /// The devices the engine sees here, in its own words.
+    pub devices: Vec<String>,
+}
+
 /// An inference engine that can load model files.
 pub trait Backend: Send + Sync {
     /// Short name (`tract`, `openvino`, `rknn`), as `--backend` and model
@@ -236,6 +248,14 @@ pub trait Backend: Send + Sync {
     /// Whether this backend can run on this machine; the error
     /// ([`crate::ErrorKind::BackendUnavailable`]) says what is missing.
     fn check(&self) -> Result<()>;
+    /// Its library and devices; call after [`Backend::check`] succeeded. The
+    /// default: built in, running on the CPU.
+    fn details(&self) -> Result<BackendDetails> {
+        Ok(BackendDetails {
+            library: None,
+            devices: vec!["CPU".to_owned()],
+        })
+    }
     /// Loads `path`, verifying it matches `spec`.
     fn load(
         &self,
@@ -245,12 +265,33 @@ pub trait Backend: Send + Sync {
     ) -> Result<Box<dyn Session>>;
 }
 
+/// What a loaded session runs on, as the engine reports it (for logs, `doctor`
+/// and benchmarks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// The backend's name.
+    pub backend: &'static str,
+    /// The device the model was compiled for (`CPU`, `GPU.0`, `NPU`, ...).
+    pub device: String,
+    /// The arithmetic the engine chose (`f32`, `bf16`, ...), read back from it.
+    pub precision: String,
+    /// Reading and compiling the model, in milliseconds (shorter when a
+    /// compiled-model cache was hit).
+    pub prepare_ms: f64,
+    /// The compiled-model cache in use, if any.
+    pub cache_dir: Option<PathBuf>,
+}
+
 /// A loaded model, ready to run batches.
 pub trait Session: Send {
     /// The model's input.
     fn input(&self) -> &TensorSpec;
     /// Names of the outputs [`Session::run`] fills, in order.
     fn outputs(&self) -> &[String];
+    /// What the session runs on, where the engine can say more than its name.
+    fn info(&self) -> Option<SessionInfo> {
+        None
+    }
     /// Runs one batch of `batch` items into `outputs` (resized in place).
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()>;
 }

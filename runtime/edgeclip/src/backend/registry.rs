@@ -1,5 +1,6 @@
 //! Backends by name: which are built in, which can run here, and which to use.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::tract::TractBackend;
@@ -18,6 +19,15 @@ pub struct BackendStatus {
     pub available: Result<()>,
 }
 
+/// Where delegate libraries are, when not where their own rules look
+/// (a flag or a board profile names them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Libraries {
+    /// OpenVINO's C library or its directory (else `$OPENVINO_LIB`, then
+    /// OpenVINO's search).
+    pub openvino: Option<PathBuf>,
+}
+
 /// The backends built into this binary, in their default order of preference.
 ///
 /// tract comes last: it runs everywhere, so it is the fallback of every order.
@@ -26,9 +36,24 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The backends this build was compiled with (delegates come from cargo features).
+    /// The backends this build was compiled with (delegates come from cargo
+    /// features), delegates first: each is tried before tract where it can run.
+    /// Delegate libraries are looked for in their default places.
     pub fn builtin() -> Self {
-        Self::with(vec![Arc::new(TractBackend)])
+        Self::builtin_with(&Libraries::default())
+    }
+
+    /// [`Registry::builtin`] with delegate libraries at `libraries`.
+    pub fn builtin_with(libraries: &Libraries) -> Self {
+        #[allow(unused_mut)] // without delegate features only tract is pushed
+        let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
+        #[cfg(feature = "openvino")]
+        backends.push(Arc::new(super::openvino::OpenVinoBackend::new(
+            libraries.openvino.clone(),
+        )));
+        let _ = libraries;
+        backends.push(Arc::new(TractBackend));
+        Self::with(backends)
     }
 
     /// A registry of exactly `backends`, in this order of preference.
@@ -64,6 +89,35 @@ impl Registry {
             .collect()
     }
 
+    /// The first backend of `order` that can run here (names this build does not
+    /// have are skipped), logging why each one before it was passed over. tract
+    /// is tried last when `order` does not name it: it runs everywhere.
+    pub fn select_in_order(&self, order: &[&str]) -> Result<Arc<dyn Backend>> {
+        let mut reasons = Vec::new();
+        let mut names: Vec<&str> = order.to_vec();
+        if !names.contains(&"tract") {
+            names.push("tract");
+        }
+        for name in names {
+            let Ok(backend) = self.get(name) else {
+                log::info!("skipping backend {name}: not built into this binary");
+                reasons.push(format!("{name}: not built into this binary"));
+                continue;
+            };
+            match backend.check() {
+                Ok(()) => return Ok(backend),
+                Err(e) => {
+                    log::info!("skipping backend {name}: {e}");
+                    reasons.push(e.to_string());
+                }
+            }
+        }
+        Err(Error::BackendUnavailable {
+            backend: AUTO,
+            reason: format!("no backend can run here ({})", reasons.join("; ")),
+        })
+    }
+
     /// The backend to use for `choice`: a name must be available (its
     /// [`Backend::check`] error otherwise); [`AUTO`] takes the first available
     /// backend in order, logging why each one before it was passed over.
@@ -73,20 +127,7 @@ impl Registry {
             backend.check()?;
             return Ok(backend);
         }
-        let mut reasons = Vec::new();
-        for backend in &self.backends {
-            match backend.check() {
-                Ok(()) => return Ok(backend.clone()),
-                Err(e) => {
-                    log::info!("skipping backend {}: {e}", backend.name());
-                    reasons.push(e.to_string());
-                }
-            }
-        }
-        Err(Error::BackendUnavailable {
-            backend: AUTO,
-            reason: format!("no backend can run here ({})", reasons.join("; ")),
-        })
+        self.select_in_order(&self.names())
     }
 }
 
@@ -124,7 +165,9 @@ mod tests {
     #[test]
     fn auto_falls_back_past_unavailable_backends() {
         assert_eq!(registry().select(AUTO).unwrap().name(), "tract");
-        assert_eq!(Registry::builtin().select(AUTO).unwrap().name(), "tract");
+        // Whatever delegates this build has, tract is always there to fall back to.
+        assert!(Registry::builtin().select(AUTO).is_ok());
+        assert!(Registry::builtin().names().ends_with(&["tract"]));
     }
 
     #[test]
@@ -140,6 +183,26 @@ mod tests {
         let err = registry().select("cuda").err().unwrap();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.to_string().contains("missing, tract"), "{err}");
+    }
+
+    #[test]
+    fn an_order_is_tried_in_turn_and_tract_closes_it() {
+        let registry = registry();
+        assert_eq!(
+            registry
+                .select_in_order(&["missing", "tract"])
+                .unwrap()
+                .name(),
+            "tract"
+        );
+        assert_eq!(
+            registry
+                .select_in_order(&["rknn", "missing"])
+                .unwrap()
+                .name(),
+            "tract"
+        );
+        assert_eq!(registry.select_in_order(&[]).unwrap().name(), "tract");
     }
 
     #[test]

@@ -1,0 +1,285 @@
+//! The OpenVINO backend against onnxruntime and tract, on the default model and
+//! the ViT-B/32-width slice, and its fallback when the library is absent.
+//!
+//! The library comes from the `openvino` wheel that firmware-tools/test-env.sh
+//! installs into target/pyenv. Without it these tests say so and pass, except
+//! under CI (`CI` set), where the wheel is part of the environment and its
+//! absence is a failure.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use edgeclip::backend::openvino::OpenVinoBackend;
+use edgeclip::backend::tract::TractBackend;
+use edgeclip::backend::{
+    Backend, DType, Dim, Engine, Input, LoadOptions, ModelSpec, Outputs, PrecisionHint, Registry,
+    TensorSpec, AUTO,
+};
+use edgeclip::model::{ModelPackage, Precision};
+use edgeclip::verify::Reference;
+use edgeclip::ErrorKind;
+use edgeclip_e2e::{cosine, default_model, edgeclip, read_f32, root, samples};
+
+/// The wheel's library directory, or `None` (with a note) where it is absent.
+fn wheel_libs() -> Option<PathBuf> {
+    let lib = root().join("target/pyenv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("site-packages/openvino/libs"))
+            .find(|p| p.is_dir())
+    });
+    if found.is_none() {
+        let why = format!(
+            "no OpenVINO library under {} (firmware-tools/test-env.sh installs the wheel)",
+            lib.display()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIPPED: {why}");
+    }
+    found
+}
+
+fn openvino(libs: &Path) -> Arc<dyn Backend> {
+    Arc::new(OpenVinoBackend::new(Some(libs.to_owned())))
+}
+
+fn options(threads: usize) -> LoadOptions {
+    LoadOptions::with_threads(threads)
+}
+
+fn check_against_onnxruntime(precision: Precision, threads: usize) {
+    let Some(libs) = wheel_libs() else { return };
+    let package = ModelPackage::open(default_model()).unwrap();
+    let reference = Reference::of_package(&package).unwrap();
+    let engine = Engine::new(openvino(&libs), options(threads));
+    let agreements = reference.check(&package, &engine, precision).unwrap();
+    assert_eq!(agreements.len(), 4, "image, patch and value tokens, text");
+    for a in &agreements {
+        println!(
+            "openvino {} ({threads} thread(s)): min cosine vs onnxruntime {:.8} over {} rows (floor {})",
+            a.output, a.min_cosine, a.rows, a.floor
+        );
+        assert!(a.passed(), "{}: {} < {}", a.output, a.min_cosine, a.floor);
+    }
+}
+
+#[test]
+fn fp32_matches_onnxruntime() {
+    check_against_onnxruntime(Precision::Fp32, 1);
+    check_against_onnxruntime(Precision::Fp32, 2);
+}
+
+#[test]
+fn int8_matches_onnxruntime() {
+    check_against_onnxruntime(Precision::Int8, 1);
+    check_against_onnxruntime(Precision::Int8, 2);
+}
+
+/// Image embeddings of the sample photos through OpenVINO and tract.
+#[test]
+fn embeddings_agree_with_tract() {
+    let Some(libs) = wheel_libs() else { return };
+    let package = ModelPackage::open(default_model()).unwrap();
+    for precision in [Precision::Fp32, Precision::Int8] {
+        let tract = Engine::tract(1);
+        let ov = Engine::new(openvino(&libs), options(1));
+        let mut a = edgeclip::encoder::ImageEncoder::open(&package, &tract, precision).unwrap();
+        let mut b = edgeclip::encoder::ImageEncoder::open(&package, &ov, precision).unwrap();
+        let paths = samples();
+        let images: Vec<_> = paths
+            .iter()
+            .map(|p| image::open(p).unwrap().to_rgb8())
+            .collect();
+        let ea = a.embed_images(&images).unwrap();
+        let eb = b.embed_images(&images).unwrap();
+        for (i, path) in paths.iter().enumerate() {
+            let cos = cosine(ea.row(i), eb.row(i));
+            println!(
+                "{precision} {}: openvino vs tract cosine {cos:.8}",
+                path.display()
+            );
+            let floor = if precision == Precision::Fp32 {
+                0.99999
+            } else {
+                0.9999
+            };
+            assert!(cos >= floor, "{}: {cos}", path.display());
+        }
+    }
+}
+
+fn slice(libs: &Path, precision: &str, hint: PrecisionHint) -> (f64, String) {
+    let dir = root().join("target/scale-slice");
+    assert!(
+        dir.join("meta.json").is_file(),
+        "run firmware-tools/test-env.sh"
+    );
+    let spec = ModelSpec {
+        input: TensorSpec {
+            name: "image".into(),
+            dtype: DType::F32,
+            shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
+        },
+        outputs: vec!["embedding".into()],
+    };
+    let options = LoadOptions {
+        precision_hint: hint,
+        ..options(2)
+    };
+    let mut session = openvino(libs)
+        .load(
+            &dir.join(format!("slice.{precision}.onnx")),
+            &spec,
+            &options,
+        )
+        .unwrap();
+    let info = session.info().expect("OpenVINO reports its session");
+    let input = read_f32(&dir.join("input.bin"));
+    let mut out = Outputs::new();
+    session.run(Input::F32(&input), 1, &mut out).unwrap();
+    let expected = read_f32(&dir.join(format!("{precision}.ort.bin")));
+    let cos = cosine(&out.get(0).unwrap().data, &expected);
+    println!(
+        "ViT-B/32 slice {precision} on OpenVINO {} {}: cosine vs onnxruntime {cos:.8} (compiled in {:.0} ms)",
+        info.device, info.precision, info.prepare_ms
+    );
+    (cos, info.precision)
+}
+
+#[test]
+fn the_vit_b32_slice_matches_onnxruntime() {
+    let Some(libs) = wheel_libs() else { return };
+    let (cos, precision) = slice(&libs, "fp32", PrecisionHint::Exact);
+    assert_eq!(precision, "f32", "exact means f32 arithmetic");
+    assert!(cos >= 0.99999, "fp32: {cos}");
+    let (cos, _) = slice(&libs, "int8", PrecisionHint::Exact);
+    assert!(cos >= 0.9998, "int8: {cos}");
+    // The fast hint keeps the plugin's choice (bf16 on CPUs with it): close, not exact.
+    let (cos, precision) = slice(&libs, "fp32", PrecisionHint::Fast);
+    assert!(cos >= 0.999, "fp32 with the {precision} hint: {cos}");
+}
+
+#[test]
+fn the_model_cache_is_written_and_used() {
+    let Some(libs) = wheel_libs() else { return };
+    let package = ModelPackage::open(default_model()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let options = LoadOptions {
+        cache_dir: Some(cache.path().join("openvino")),
+        ..options(1)
+    };
+    let engine = Engine::new(openvino(&libs), options);
+    let started = Instant::now();
+    let first = edgeclip::encoder::ImageEncoder::open(&package, &engine, Precision::Int8).unwrap();
+    let cold = started.elapsed();
+    drop(first);
+    let blobs = std::fs::read_dir(cache.path().join("openvino"))
+        .unwrap()
+        .count();
+    assert!(blobs > 0, "the compiled model is cached");
+    let started = Instant::now();
+    let _second =
+        edgeclip::encoder::ImageEncoder::open(&package, &engine, Precision::Int8).unwrap();
+    println!(
+        "int8 image tower: compile {cold:?}, from the cache {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_device_that_is_not_there_is_unavailable_and_named() {
+    let Some(libs) = wheel_libs() else { return };
+    let package = ModelPackage::open(default_model()).unwrap();
+    let options = LoadOptions {
+        device: Some("NPU.7".into()),
+        ..options(1)
+    };
+    let engine = Engine::new(openvino(&libs), options);
+    let err = edgeclip::encoder::ImageEncoder::open(&package, &engine, Precision::Fp32)
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::BackendUnavailable, "{err}");
+    assert!(err.to_string().contains("NPU.7"), "{err}");
+    assert!(
+        err.to_string().contains("CPU"),
+        "lists what is there: {err}"
+    );
+}
+
+#[test]
+fn without_the_library_auto_falls_back_to_tract_and_a_named_backend_fails() {
+    let missing = Path::new("/nonexistent/openvino/libs");
+    let backend = OpenVinoBackend::new(Some(missing.to_owned()));
+    let err = backend.check().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+    assert!(
+        err.to_string().contains("/nonexistent/openvino/libs"),
+        "{err}"
+    );
+    let registry = Registry::with(vec![Arc::new(backend), Arc::new(TractBackend)]);
+    assert_eq!(registry.select(AUTO).unwrap().name(), "tract");
+    assert!(registry.select("openvino").is_err());
+
+    // The same through the binary: an explicit --backend is a hard requirement.
+    let out = edgeclip()
+        .env("OPENVINO_LIB", missing)
+        .args([
+            "--backend",
+            "openvino",
+            "classify",
+            "--labels",
+            "a cat,a dog",
+        ])
+        .args(samples().iter().take(1))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("openvino") && stderr.contains("/nonexistent"),
+        "{stderr}"
+    );
+}
+
+/// What an Intel-board user does: classify with OpenVINO, get tract's labels.
+#[test]
+fn classify_on_openvino_gives_tracts_labels() {
+    let Some(libs) = wheel_libs() else { return };
+    let labels = "a red circle,a blue star,a green square,a yellow triangle,a dog,a car";
+    let run = |backend: &str| {
+        let out = edgeclip()
+            .env("OPENVINO_LIB", &libs)
+            .args([
+                "--backend",
+                backend,
+                "--json",
+                "classify",
+                "--labels",
+                labels,
+            ])
+            .args(samples())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["data"]["top"][0]["label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    let tract = run("tract");
+    assert_eq!(run("openvino"), tract);
+    println!("labels: {tract:?}");
+}
