@@ -49,6 +49,10 @@ pub struct Cli {
     /// OpenVINO's own search).
     #[arg(long, global = true, value_name = "PATH")]
     pub openvino_lib: Option<PathBuf>,
+    /// Rockchip's `librknnrt.so`, or its directory (default: $RKNN_LIB, then the
+    /// system's library directories).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub rknn_lib: Option<PathBuf>,
     /// Log more (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -87,6 +87,7 @@ impl Ctx {
             cache_dir: cli.cache_dir.clone(),
             libraries: Libraries {
                 openvino: cli.openvino_lib.clone(),
+                rknn: cli.rknn_lib.clone(),
             },
             board_profile: OnceCell::new(),
             engine: OnceCell::new(),
@@ -151,6 +152,7 @@ impl Ctx {
                 .or_else(default_cache_dir)
                 .map(|dir| dir.join(backend)),
             precision_hint: self.precision_hint,
+            soc: board.and_then(|b| b.profile.backends.rknn.as_ref().map(|r| r.soc.clone())),
         }
     }
 
@@ -168,25 +170,65 @@ impl Ctx {
         Ok(self.engine.get_or_init(|| engine))
     }
 
+    /// Whether the model package has files the backend `name` can run: always
+    /// for backends that run the generic ONNX files; for those that need their
+    /// own (RKNN), one of theirs must be listed, or `auto` passes them over.
+    fn package_serves(&self, registry: &Registry, name: &str) -> bool {
+        let Ok(backend) = registry.get(name) else {
+            return true; // select_in_order reports it
+        };
+        if !backend.needs_own_files() {
+            return true;
+        }
+        let Ok(package) = self.package() else {
+            return true; // the command reports the package error itself
+        };
+        let soc = self.load_options(name).soc;
+        let manifest = package.manifest();
+        let has = [&manifest.image, &manifest.text].iter().any(|tower| {
+            tower.files.iter().any(|f| {
+                f.backend.as_deref() == Some(name)
+                    && (f.soc.is_none() || f.soc.as_deref() == soc.as_deref())
+            })
+        });
+        if !has {
+            log::info!(
+                "skipping backend {name}: the model package has no {name} file{}",
+                soc.map(|s| format!(" for {s}")).unwrap_or_default()
+            );
+        }
+        has
+    }
+
     /// The backend of `registry` that `--backend` resolves to (see [`Ctx::engine`]).
     pub fn select_backend(&self, registry: &Registry) -> Result<Arc<dyn Backend>> {
-        Ok(match (self.backend.as_str(), self.board()) {
-            (AUTO, Ok(board)) => {
-                let order: Vec<&str> = board
-                    .profile
-                    .backends
-                    .order
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                registry.select_in_order(&order)?
-            }
-            (AUTO, Err(e)) => {
+        // A board named with --board must exist and parse; only detection may
+        // come up empty (an architecture without profiles), and then every
+        // backend is tried.
+        if self.board != AUTO {
+            self.board()?;
+        }
+        if self.backend != AUTO {
+            return Ok(registry.select(&self.backend)?);
+        }
+        let order: Vec<&str> = match self.board() {
+            Ok(board) => board
+                .profile
+                .backends
+                .order
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            Err(e) => {
                 log::warn!("no board profile ({e:#}); trying every backend");
-                registry.select(AUTO)?
+                registry.names()
             }
-            (name, _) => registry.select(name)?,
-        })
+        };
+        let usable: Vec<&str> = order
+            .into_iter()
+            .filter(|name| self.package_serves(registry, name))
+            .collect();
+        Ok(registry.select_in_order(&usable)?)
     }
 }
 

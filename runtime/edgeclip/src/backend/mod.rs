@@ -12,6 +12,8 @@
 #[cfg(feature = "openvino")]
 pub mod openvino;
 mod registry;
+#[cfg(feature = "rknn")]
+pub mod rknn;
 pub mod tract;
 
 use std::path::{Path, PathBuf};
@@ -159,6 +161,12 @@ impl Outputs {
         self.len = count;
     }
 
+    /// For sessions: the data of output `i` as the last [`Outputs::slot`] call
+    /// sized it, to fill more of it.
+    pub fn slot_mut(&mut self, i: usize) -> &mut [f32] {
+        &mut self.tensors[i].data
+    }
+
     /// For sessions: output `i`, named `name`, resized to `shape`; returns its data
     /// to fill. Reuses the buffer's memory when it is large enough.
     pub fn slot(&mut self, i: usize, name: &str, shape: &[usize]) -> &mut [f32] {
@@ -207,6 +215,9 @@ pub struct LoadOptions {
     pub cache_dir: Option<PathBuf>,
     /// How exact the arithmetic must be.
     pub precision_hint: PrecisionHint,
+    /// The board's SoC (`rk3588`), for backends whose model files are per chip:
+    /// it picks the package's file for that SoC.
+    pub soc: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -216,6 +227,7 @@ impl Default for LoadOptions {
             device: None,
             cache_dir: None,
             precision_hint: PrecisionHint::Exact,
+            soc: None,
         }
     }
 }
@@ -255,6 +267,12 @@ pub trait Backend: Send + Sync {
             library: None,
             devices: vec!["CPU".to_owned()],
         })
+    }
+    /// Whether the backend runs only files made for it (RKNN's `.rknn`), never
+    /// the package's generic ONNX file: `auto` passes it over for a package
+    /// without such files.
+    fn needs_own_files(&self) -> bool {
+        false
     }
     /// Loads `path`, verifying it matches `spec`.
     fn load(

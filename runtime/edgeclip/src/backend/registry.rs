@@ -26,6 +26,9 @@ pub struct Libraries {
     /// OpenVINO's C library or its directory (else `$OPENVINO_LIB`, then
     /// OpenVINO's search).
     pub openvino: Option<PathBuf>,
+    /// RKNN's `librknnrt.so` or its directory (else `$RKNN_LIB`, then the
+    /// system's library directories).
+    pub rknn: Option<PathBuf>,
 }
 
 /// The backends built into this binary, in their default order of preference.
@@ -50,6 +53,10 @@ impl Registry {
         #[cfg(feature = "openvino")]
         backends.push(Arc::new(super::openvino::OpenVinoBackend::new(
             libraries.openvino.clone(),
+        )));
+        #[cfg(feature = "rknn")]
+        backends.push(Arc::new(super::rknn::RknnBackend::new(
+            libraries.rknn.clone(),
         )));
         let _ = libraries;
         backends.push(Arc::new(TractBackend));

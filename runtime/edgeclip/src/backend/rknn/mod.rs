@@ -1,0 +1,593 @@
+//! RKNN: the NPU of Rockchip RK3562/3566/3568/3576/3588, through `librknnrt`.
+//!
+//! The library is loaded at run time (`libloading`, through `rknpu2-sys`'s
+//! bindings of `rknn_api.h`), so one aarch64 binary runs on boards with and
+//! without the NPU: without it the backend is unavailable and says where it
+//! looked. Models are `.rknn` files compiled for one SoC by
+//! `firmware-tools/rknn/convert.py` and listed in the package per SoC; they take
+//! the same input as the ONNX file they came from (normalized RGB), at batch 1.
+//!
+//! A run hands the image to librknnrt as f32 in the layout the model declares
+//! (NCHW → NHWC here when needed) and lets the runtime convert it to the model's
+//! input type (f16, or int8 with the quantization its converter calibrated);
+//! outputs come back as f32 written straight into the caller's buffers
+//! (`is_prealloc`). Batches larger than the model's run item by item. The NPU
+//! cores a model runs on come from [`LoadOptions::device`]: `auto`, `0`, `1`,
+//! `2`, `0_1`, `0_1_2` or `all` (RK3588 has three cores, RK3576 two).
+
+pub mod layout;
+
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rknpu2_sys::{
+    _rknn_core_mask as core, _rknn_query_cmd as query, _rknn_tensor_format as fmt,
+    _rknn_tensor_type as ty, rknn, rknn_context, rknn_input, rknn_input_output_num, rknn_output,
+    rknn_tensor_attr,
+};
+
+use self::layout::{ImageInput, TensorAttr};
+use super::{
+    Backend, BackendDetails, DType, Input, LoadOptions, ModelSpec, Outputs, Session, SessionInfo,
+    TensorSpec,
+};
+use crate::{Error, Result};
+
+const NAME: &str = "rknn";
+
+/// The environment variable naming `librknnrt.so` or its directory.
+pub const ENV: &str = "RKNN_LIB";
+
+/// Where Rockchip's images and packages install the runtime.
+const SEARCH: [&str; 3] = [
+    "/usr/lib/librknnrt.so",
+    "/usr/lib64/librknnrt.so",
+    "/usr/local/lib/librknnrt.so",
+];
+
+/// Functions a model run needs; a library without one of them is refused at load
+/// (`rknpu2-sys` would otherwise panic when calling it).
+const REQUIRED: [&str; 7] = [
+    "rknn_init",
+    "rknn_destroy",
+    "rknn_query",
+    "rknn_inputs_set",
+    "rknn_run",
+    "rknn_outputs_get",
+    "rknn_set_core_mask",
+];
+
+/// The RKNN backend.
+#[derive(Default)]
+pub struct RknnBackend {
+    library: Option<PathBuf>,
+    loaded: OnceLock<std::result::Result<(PathBuf, Arc<rknn>), String>>,
+}
+
+impl std::fmt::Debug for RknnBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RknnBackend")
+            .field("library", &self.library)
+            .finish()
+    }
+}
+
+impl RknnBackend {
+    /// A backend loading `librknnrt.so` from `library` (a file or its directory),
+    /// else `$RKNN_LIB`, else the system's places.
+    pub fn new(library: Option<PathBuf>) -> Self {
+        Self {
+            library,
+            loaded: OnceLock::new(),
+        }
+    }
+
+    fn api(&self) -> Result<(PathBuf, Arc<rknn>)> {
+        self.loaded
+            .get_or_init(|| {
+                let path = locate(self.library.as_deref())?;
+                // SAFETY: loading librknnrt runs its initializers; it is Rockchip's
+                // runtime library, found where the user or the system put it.
+                let api = unsafe { rknn::new(&path) }
+                    .map_err(|e| format!("{} could not be loaded: {e}", path.display()))?;
+                let missing: Vec<&str> = REQUIRED
+                    .iter()
+                    .copied()
+                    .filter(|name| !has_symbol(&api, name))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "{} lacks {} (too old a runtime?)",
+                        path.display(),
+                        missing.join(", ")
+                    ));
+                }
+                Ok((path, Arc::new(api)))
+            })
+            .clone()
+            .map_err(unavailable)
+    }
+}
+
+fn has_symbol(api: &rknn, name: &str) -> bool {
+    match name {
+        "rknn_init" => api.rknn_init.is_ok(),
+        "rknn_destroy" => api.rknn_destroy.is_ok(),
+        "rknn_query" => api.rknn_query.is_ok(),
+        "rknn_inputs_set" => api.rknn_inputs_set.is_ok(),
+        "rknn_run" => api.rknn_run.is_ok(),
+        "rknn_outputs_get" => api.rknn_outputs_get.is_ok(),
+        "rknn_set_core_mask" => api.rknn_set_core_mask.is_ok(),
+        _ => false,
+    }
+}
+
+/// `given` (a file or a directory), else `$RKNN_LIB`, else the system's places.
+fn locate(given: Option<&Path>) -> std::result::Result<PathBuf, String> {
+    let env = std::env::var_os(ENV).map(PathBuf::from);
+    let candidates: Vec<PathBuf> = match given.map(Path::to_owned).or(env) {
+        Some(p) if p.is_dir() => vec![p.join("librknnrt.so")],
+        Some(p) => vec![p],
+        None => SEARCH.iter().map(PathBuf::from).collect(),
+    };
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "librknnrt.so not found (looked at {}); install Rockchip's runtime or set {ENV}",
+                tried.join(", ")
+            )
+        })
+}
+
+/// The `rknn_core_mask` for a device name.
+pub fn core_mask(device: Option<&str>) -> Result<u32> {
+    Ok(match device.unwrap_or("auto") {
+        "auto" => core::RKNN_NPU_CORE_AUTO,
+        "0" => core::RKNN_NPU_CORE_0,
+        "1" => core::RKNN_NPU_CORE_1,
+        "2" => core::RKNN_NPU_CORE_2,
+        "0_1" => core::RKNN_NPU_CORE_0_1,
+        "0_1_2" => core::RKNN_NPU_CORE_0_1_2,
+        "all" => core::RKNN_NPU_CORE_ALL,
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "RKNN device `{other}` is not a core mask (auto, 0, 1, 2, 0_1, 0_1_2, all)"
+            )))
+        }
+    })
+}
+
+impl Backend for RknnBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn check(&self) -> Result<()> {
+        self.api().map(drop)
+    }
+
+    fn details(&self) -> Result<BackendDetails> {
+        let (path, _) = self.api()?;
+        Ok(BackendDetails {
+            library: Some(path),
+            devices: vec!["NPU".to_owned()],
+        })
+    }
+
+    fn needs_own_files(&self) -> bool {
+        true
+    }
+
+    fn load(
+        &self,
+        path: &Path,
+        spec: &ModelSpec,
+        options: &LoadOptions,
+    ) -> Result<Box<dyn Session>> {
+        let (_, api) = self.api()?;
+        if path.extension().is_none_or(|e| e != "rknn") {
+            return Err(unavailable(format!(
+                "{} is not a .rknn file: the package has no RKNN file for this SoC \
+                 (firmware-tools/rknn/convert.py makes one)",
+                path.display()
+            )));
+        }
+        let mask = core_mask(options.device.as_deref())?;
+        let started = std::time::Instant::now();
+        let mut data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let size = u32::try_from(data.len()).map_err(|_| Error::Model {
+            path: path.to_owned(),
+            message: "larger than 4 GiB".into(),
+        })?;
+        let mut ctx: rknn_context = 0;
+        // SAFETY: `data` is the whole model file and outlives the call (librknnrt
+        // copies what it keeps); `ctx` is written by the call.
+        let ret = unsafe {
+            api.rknn_init(
+                &mut ctx,
+                data.as_mut_ptr().cast::<c_void>(),
+                size,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if ret != 0 {
+            return Err(Error::Model {
+                path: path.to_owned(),
+                message: format!("librknnrt could not load it (rknn_init returned {ret}; a file for another SoC or runtime version?)"),
+            });
+        }
+        let mut session = RknnSession {
+            api,
+            ctx,
+            path: path.to_owned(),
+            spec: spec.clone(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            output_index: Vec::new(),
+            staging: Vec::new(),
+            ids: Vec::new(),
+            info: SessionInfo {
+                backend: NAME,
+                device: format!(
+                    "NPU (cores {})",
+                    options.device.as_deref().unwrap_or("auto")
+                ),
+                precision: String::new(),
+                prepare_ms: 0.0,
+                cache_dir: None,
+            },
+        };
+        session.describe()?;
+        if mask != core::RKNN_NPU_CORE_AUTO {
+            // SAFETY: `ctx` is a live context of this library.
+            let ret = unsafe { session.api.rknn_set_core_mask(session.ctx, mask) };
+            if ret != 0 {
+                return Err(Error::Backend {
+                    backend: NAME,
+                    message: format!("rknn_set_core_mask({mask:#x}) returned {ret}: this SoC has fewer NPU cores"),
+                });
+            }
+        }
+        session.info.prepare_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(Box::new(session))
+    }
+}
+
+/// A loaded `.rknn` model.
+pub struct RknnSession {
+    api: Arc<rknn>,
+    ctx: rknn_context,
+    path: PathBuf,
+    spec: ModelSpec,
+    inputs: Vec<TensorAttr>,
+    outputs: Vec<TensorAttr>,
+    /// For each of `spec.outputs`, its index among the model's outputs.
+    output_index: Vec<u32>,
+    staging: Vec<f32>,
+    ids: Vec<i32>,
+    info: SessionInfo,
+}
+
+// SAFETY: the context is used from one thread at a time (`run` takes `&mut self`),
+// which is what librknnrt requires of a context.
+unsafe impl Send for RknnSession {}
+
+impl RknnSession {
+    fn query_attr(&self, cmd: u32, index: u32) -> Result<TensorAttr> {
+        // SAFETY: an all-zero rknn_tensor_attr is valid (integers, floats, arrays).
+        let mut raw: rknn_tensor_attr = unsafe { std::mem::zeroed() };
+        raw.index = index;
+        // SAFETY: `raw` is a writable rknn_tensor_attr of the size passed.
+        let ret = unsafe {
+            self.api.rknn_query(
+                self.ctx,
+                cmd,
+                (&mut raw as *mut rknn_tensor_attr).cast(),
+                size_of::<rknn_tensor_attr>() as u32,
+            )
+        };
+        if ret != 0 {
+            return Err(self.bad(format!("rknn_query({cmd}, {index}) returned {ret}")));
+        }
+        TensorAttr::from_raw(&raw).map_err(|e| self.bad(e))
+    }
+
+    /// Reads the model's inputs and outputs and checks them against the spec.
+    fn describe(&mut self) -> Result<()> {
+        let mut num = rknn_input_output_num {
+            n_input: 0,
+            n_output: 0,
+        };
+        // SAFETY: `num` is a writable rknn_input_output_num of the size passed.
+        let ret = unsafe {
+            self.api.rknn_query(
+                self.ctx,
+                query::RKNN_QUERY_IN_OUT_NUM,
+                (&mut num as *mut rknn_input_output_num).cast(),
+                size_of::<rknn_input_output_num>() as u32,
+            )
+        };
+        if ret != 0 {
+            return Err(self.bad(format!("rknn_query(IN_OUT_NUM) returned {ret}")));
+        }
+        if num.n_input != 1 {
+            return Err(self.bad(format!("expected 1 input, the model has {}", num.n_input)));
+        }
+        self.inputs = vec![self.query_attr(query::RKNN_QUERY_INPUT_ATTR, 0)?];
+        self.outputs = (0..num.n_output)
+            .map(|i| self.query_attr(query::RKNN_QUERY_OUTPUT_ATTR, i))
+            .collect::<Result<_>>()?;
+        self.output_index =
+            select_outputs(&self.spec.outputs, &self.outputs).map_err(|e| self.bad(e))?;
+        if let DType::F32 = self.spec.input.dtype {
+            let (channels, side) = image_geometry(&self.spec.input)
+                .ok_or_else(|| self.bad("the model spec is not an image input".into()))?;
+            layout::image_input(&self.inputs[0], channels, side).map_err(|e| self.bad(e))?;
+        }
+        self.info.precision = format!("{:?} input", self.inputs[0].dtype).to_lowercase();
+        Ok(())
+    }
+
+    fn bad(&self, message: String) -> Error {
+        Error::Model {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn failed(&self, call: &str, ret: i32) -> Error {
+        Error::Backend {
+            backend: NAME,
+            message: format!("{}: {call} returned {ret}", self.path.display()),
+        }
+    }
+
+    /// One item: sets the input, runs, reads every wanted output into `outputs`
+    /// at row `item` of `batch`.
+    fn run_one(
+        &mut self,
+        input: Input<'_>,
+        item: usize,
+        batch: usize,
+        outputs: &mut Outputs,
+    ) -> Result<()> {
+        let attr = &self.inputs[0];
+        let per_item = self.spec.input.len(1);
+        let (buf, bytes, type_, fmt_): (*mut c_void, usize, u32, u32) = match input {
+            Input::F32(data) => {
+                let src = &data[item * per_item..(item + 1) * per_item];
+                let (channels, side) = image_geometry(&self.spec.input).expect("checked at load");
+                match layout::image_input(attr, channels, side).map_err(|e| self.bad(e))? {
+                    ImageInput::Nchw => {
+                        self.staging.clear();
+                        self.staging.extend_from_slice(src);
+                    }
+                    ImageInput::Nhwc => {
+                        self.staging.resize(src.len(), 0.0);
+                        layout::nchw_to_nhwc(src, channels, side, side, &mut self.staging);
+                    }
+                }
+                let format = if attr.format == layout::Format::Nhwc {
+                    fmt::RKNN_TENSOR_NHWC
+                } else {
+                    fmt::RKNN_TENSOR_NCHW
+                };
+                (
+                    self.staging.as_mut_ptr().cast(),
+                    self.staging.len() * 4,
+                    ty::RKNN_TENSOR_FLOAT32,
+                    format,
+                )
+            }
+            Input::I64(data) => {
+                let src = &data[item * per_item..(item + 1) * per_item];
+                layout::ids_to_i32(src, &mut self.ids).map_err(|e| self.bad(e))?;
+                (
+                    self.ids.as_mut_ptr().cast(),
+                    self.ids.len() * 4,
+                    ty::RKNN_TENSOR_INT32,
+                    fmt::RKNN_TENSOR_UNDEFINED,
+                )
+            }
+        };
+        let mut raw_input = rknn_input {
+            index: 0,
+            buf,
+            size: bytes as u32,
+            pass_through: 0,
+            type_,
+            fmt: fmt_,
+        };
+        // SAFETY: `raw_input.buf` points at `bytes` bytes owned by `self`, alive
+        // until `rknn_run` returns.
+        let ret = unsafe { self.api.rknn_inputs_set(self.ctx, 1, &mut raw_input) };
+        if ret != 0 {
+            return Err(self.failed("rknn_inputs_set", ret));
+        }
+        // SAFETY: a live context with its input set.
+        let ret = unsafe { self.api.rknn_run(self.ctx, std::ptr::null_mut()) };
+        if ret != 0 {
+            return Err(self.failed("rknn_run", ret));
+        }
+        for (slot, &index) in self.output_index.iter().enumerate() {
+            let attr = &self.outputs[index as usize];
+            let per = attr.elements() / attr.batch();
+            let mut shape = attr.dims.clone();
+            if let Some(first) = shape.first_mut() {
+                *first = batch;
+            }
+            let name = &self.spec.outputs[slot];
+            let data = if item == 0 {
+                outputs.slot(slot, name, &shape)
+            } else {
+                outputs.slot_mut(slot)
+            };
+            let dst = &mut data[item * per..(item + 1) * per];
+            let mut raw_output = rknn_output {
+                want_float: 1,
+                is_prealloc: 1,
+                index,
+                buf: dst.as_mut_ptr().cast(),
+                size: (dst.len() * 4) as u32,
+            };
+            // SAFETY: `raw_output.buf` is `size` writable bytes of the caller's
+            // buffer; with `is_prealloc` librknnrt writes there and keeps nothing.
+            let ret = unsafe {
+                self.api
+                    .rknn_outputs_get(self.ctx, 1, &mut raw_output, std::ptr::null_mut())
+            };
+            if ret != 0 {
+                return Err(self.failed("rknn_outputs_get", ret));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The model output index of each wanted output name.
+fn select_outputs(
+    wanted: &[String],
+    outputs: &[TensorAttr],
+) -> std::result::Result<Vec<u32>, String> {
+    wanted
+        .iter()
+        .map(|name| {
+            outputs
+                .iter()
+                .find(|o| &o.name == name)
+                .map(|o| o.index)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+                    format!("no output `{name}` (the model has {names:?})")
+                })
+        })
+        .collect()
+}
+
+/// Channels and side of an image spec `[batch, c, side, side]`.
+fn image_geometry(spec: &TensorSpec) -> Option<(usize, usize)> {
+    use super::Dim::Fixed;
+    match spec.shape.as_slice() {
+        [_, Fixed(c), Fixed(h), Fixed(w)] if h == w => Some((*c, *h)),
+        _ => None,
+    }
+}
+
+impl Session for RknnSession {
+    fn input(&self) -> &TensorSpec {
+        &self.spec.input
+    }
+
+    fn outputs(&self) -> &[String] {
+        &self.spec.outputs
+    }
+
+    fn info(&self) -> Option<SessionInfo> {
+        Some(self.info.clone())
+    }
+
+    fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
+        let want = self.spec.input.len(batch);
+        if batch == 0 || input.len() != want || input.dtype() != self.spec.input.dtype {
+            return Err(Error::InvalidInput(format!(
+                "{}: input of {} {:?} values for batch {batch}, expected {want} {:?}",
+                self.path.display(),
+                input.len(),
+                input.dtype(),
+                self.spec.input.dtype
+            )));
+        }
+        outputs.begin(self.spec.outputs.len());
+        for item in 0..batch {
+            self.run_one(input, item, batch, outputs)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RknnSession {
+    fn drop(&mut self) {
+        // SAFETY: the context was created by rknn_init and is destroyed once.
+        let ret = unsafe { self.api.rknn_destroy(self.ctx) };
+        if ret != 0 {
+            log::warn!("{}: rknn_destroy returned {ret}", self.path.display());
+        }
+    }
+}
+
+fn unavailable(reason: String) -> Error {
+    Error::BackendUnavailable {
+        backend: NAME,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn without_the_library_the_backend_says_where_it_looked() {
+        let backend = RknnBackend::new(Some(PathBuf::from("/nonexistent/librknnrt.so")));
+        let err = backend.check().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert!(
+            err.to_string().contains("/nonexistent/librknnrt.so"),
+            "{err}"
+        );
+        assert!(err.to_string().contains(ENV), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_the_runtime_is_refused_not_loaded_blindly() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("librknnrt.so");
+        std::fs::write(&fake, b"not an ELF file").unwrap();
+        let err = RknnBackend::new(Some(dir.path().to_owned()))
+            .check()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert!(err.to_string().contains("could not be loaded"), "{err}");
+    }
+
+    #[test]
+    fn core_masks_follow_rknn_api_h() {
+        assert_eq!(core_mask(None).unwrap(), 0);
+        assert_eq!(core_mask(Some("0")).unwrap(), 1);
+        assert_eq!(core_mask(Some("2")).unwrap(), 4);
+        assert_eq!(core_mask(Some("0_1")).unwrap(), 3);
+        assert_eq!(core_mask(Some("0_1_2")).unwrap(), 7);
+        assert_eq!(core_mask(Some("all")).unwrap(), 0xffff);
+        let err = core_mask(Some("GPU")).unwrap_err();
+        assert!(err.to_string().contains("GPU"), "{err}");
+    }
+
+    #[test]
+    fn wanted_outputs_are_found_by_name() {
+        let attr = |index, name: &str| TensorAttr {
+            index,
+            name: name.into(),
+            dims: vec![1, 512],
+            format: layout::Format::Undefined,
+            dtype: layout::TensorType::F32,
+            quant: layout::Quant::None,
+        };
+        let outputs = [attr(0, "patch_tokens"), attr(1, "embedding")];
+        assert_eq!(
+            select_outputs(&["embedding".into()], &outputs).unwrap(),
+            [1]
+        );
+        let err = select_outputs(&["value_tokens".into()], &outputs).unwrap_err();
+        assert!(
+            err.contains("value_tokens") && err.contains("patch_tokens"),
+            "{err}"
+        );
+    }
+}
