@@ -123,6 +123,7 @@ fn slice(libs: &Path, precision: &str, hint: PrecisionHint) -> (f64, String) {
             shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
         },
         outputs: vec!["embedding".into()],
+        normalization: None,
     };
     let options = LoadOptions {
         precision_hint: hint,

@@ -30,6 +30,7 @@ fn check(precision: &str, floor: f64) {
             shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
         },
         outputs: vec!["embedding".into()],
+        normalization: None,
     };
     let started = Instant::now();
     let mut session = Engine::tract(1)

@@ -6,8 +6,10 @@
 
 Writes the .rknn, a sidecar `<file>.json` (SoC, precision, input spec, sha256,
 toolkit version, calibration) and regenerates `rknn.toml` in the output folder:
-the package-manifest fragment listing every .rknn there per SoC with its hashes
-(same keys as model.toml's [[image.files]], form = "rknn", plus soc and input).
+the package-manifest fragment listing every .rknn there per SoC with its hashes,
+as model.toml's [[image.files]] / [[text.files]] entries (backend = "rknn", soc,
+form = "rknn"; an fp16 build is listed as precision "fp32", the float file the
+runtime asks for, since the NPU has no fp32), ready to paste into the manifest.
 
 Image tower input: uint8 RGB NHWC [1, S, S, 3], mean/std folded into the model
 (see rknn_common.py). int8 calibrates on TRAIN-split procedural images only.
@@ -45,14 +47,14 @@ def write_listing(folder: Path) -> Path:
              f"# rknn-toolkit2 {rows[0]['toolkit'] if rows else '?'}", ""]
     for r in sorted(rows, key=lambda r: (r["tower"], r["soc"], r["precision"])):
         spec = r["input"]
-        lines += [f"[[{r['tower']}.files]]", f'precision = "{r["precision"]}"', f'path = "{r["path"]}"',
-                  f'sha256 = "{r["sha256"]}"']
+        precision = "fp32" if r["precision"] == "fp16" else r["precision"]
+        lines += [f"# {r['precision']} on the NPU; input {spec['dtype']} {spec['layout']} {spec['shape']}, "
+                  f"normalization {spec['normalization']}",
+                  f"[[{r['tower']}.files]]", f'precision = "{precision}"', 'backend = "rknn"',
+                  f'soc = "{r["soc"]}"', f'path = "{r["path"]}"', f'sha256 = "{r["sha256"]}"']
         if r.get("xxh3"):
             lines.append(f'xxh3 = "{r["xxh3"]}"')
-        lines += ['form = "rknn"', f'soc = "{r["soc"]}"',
-                  f'input_layout = "{spec["layout"]}"', f'input_dtype = "{spec["dtype"]}"',
-                  f"input_shape = {spec['shape']}",
-                  f"normalization_folded = {'true' if spec['normalization'].startswith('folded') else 'false'}", ""]
+        lines += ['form = "rknn"', ""]
     out = folder / "rknn.toml"
     out.write_text("\n".join(lines))
     return out

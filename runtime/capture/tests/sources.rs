@@ -191,19 +191,25 @@ fn fast_producer_slow_consumer_gets_the_newest_frame_and_exact_drop_counts() {
 
 #[test]
 fn slow_producer_fast_consumer_drops_nothing() {
+    // "Slow" without timing: the producer publishes the next frame only once the
+    // consumer has taken the last one (a sleep would depend on the scheduler).
     let (tx, rx) = mailbox::<Frame>();
+    let (taken_tx, taken_rx) = std::sync::mpsc::channel::<()>();
     let producer = thread::spawn(move || {
         for i in 0..50u64 {
             let mut f = tx.take_spare().unwrap_or_default();
             f.sequence = i;
             tx.publish(f).unwrap();
-            thread::sleep(Duration::from_millis(1));
+            taken_rx.recv().unwrap();
         }
     });
     let mut got = Vec::new();
     while let Some(f) = rx.recv() {
         got.push(f.sequence);
         rx.recycle(f);
+        if taken_tx.send(()).is_err() {
+            break;
+        }
     }
     producer.join().unwrap();
     assert_eq!(got, (0..50).collect::<Vec<_>>());

@@ -172,7 +172,8 @@ impl Ctx {
 
     /// Whether the model package has files the backend `name` can run: always
     /// for backends that run the generic ONNX files; for those that need their
-    /// own (RKNN), one of theirs must be listed, or `auto` passes them over.
+    /// own (RKNN), both towers must list one at `--precision` for the board's
+    /// SoC, or `auto` passes the backend over.
     fn package_serves(&self, registry: &Registry, name: &str) -> bool {
         let Ok(backend) = registry.get(name) else {
             return true; // select_in_order reports it
@@ -185,15 +186,18 @@ impl Ctx {
         };
         let soc = self.load_options(name).soc;
         let manifest = package.manifest();
-        let has = [&manifest.image, &manifest.text].iter().any(|tower| {
+        // Both towers: one engine runs both, and a command may need either.
+        let has = [&manifest.image, &manifest.text].iter().all(|tower| {
             tower.files.iter().any(|f| {
-                f.backend.as_deref() == Some(name)
+                f.precision == self.precision
+                    && f.backend.as_deref() == Some(name)
                     && (f.soc.is_none() || f.soc.as_deref() == soc.as_deref())
             })
         });
         if !has {
             log::info!(
-                "skipping backend {name}: the model package has no {name} file{}",
+                "skipping backend {name}: the model package has no {} {name} files{}",
+                self.precision,
                 soc.map(|s| format!(" for {s}")).unwrap_or_default()
             );
         }

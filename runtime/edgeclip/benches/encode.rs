@@ -59,6 +59,7 @@ fn scale_slice(c: &mut Criterion) {
             shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
         },
         outputs: vec!["embedding".into()],
+        normalization: None,
     };
     for precision in ["fp32", "int8"] {
         for threads in [1, 2] {

@@ -171,6 +171,7 @@ fn vit_b32_slice(frames: u64, jpeg: &[u8], packed: &[u8]) {
             shape: vec![Dim::Batch, Dim::Fixed(3), Dim::Fixed(224), Dim::Fixed(224)],
         },
         outputs: vec!["embedding".into()],
+        normalization: None,
     };
     let converter = Converter::default();
     let mut pre = Preprocessor::new(PreprocessConfig::openai(224));

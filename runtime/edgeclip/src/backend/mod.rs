@@ -182,12 +182,25 @@ impl Outputs {
 }
 
 /// What a model file is expected to take in (checked at load).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     /// The single input the model must have.
     pub input: TensorSpec,
     /// Outputs the model must produce, in this order.
     pub outputs: Vec<String>,
+    /// For an image input: how 8-bit RGB pixels became its values,
+    /// `(p / 255 - mean[c]) / std[c]`. Backends whose files take the pixels
+    /// themselves (RKNN, normalization folded in) undo it; `None` otherwise.
+    pub normalization: Option<Normalization>,
+}
+
+/// Per-channel mean and standard deviation of an image input (RGB order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalization {
+    /// Subtracted from `p / 255`.
+    pub mean: [f32; 3],
+    /// Then divided by.
+    pub std: [f32; 3],
 }
 
 /// How far a backend may move away from the file's own arithmetic for speed.

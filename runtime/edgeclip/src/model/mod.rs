@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3Default;
 
-use crate::backend::{DType, Dim, ModelSpec, TensorSpec};
+use crate::backend::{DType, Dim, ModelSpec, Normalization, TensorSpec};
 
 pub use manifest::{
     DepthClipSettings, FileEntry, FileTarget, Manifest, PointClipSettings, Precision,
@@ -203,6 +203,10 @@ impl ModelPackage {
             outputs.push(patches);
             outputs.extend(tower.value_tokens.clone());
         }
+        let normalization = (kind == TowerKind::Image).then_some(Normalization {
+            mean: m.preprocess.mean,
+            std: m.preprocess.std,
+        });
         Ok(ModelSpec {
             input: TensorSpec {
                 name: tower.input.clone(),
@@ -210,6 +214,7 @@ impl ModelPackage {
                 shape,
             },
             outputs,
+            normalization,
         })
     }
 }

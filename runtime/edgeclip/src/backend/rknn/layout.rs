@@ -141,16 +141,43 @@ impl TensorAttr {
     }
 }
 
-/// What a float image input is handed to librknnrt as: f32 in the layout the
-/// model declares, which the runtime then converts to its own type (f16, or
-/// int8 with the model's quantization). The runtime's own conversion is the one
-/// its converter calibrated against, so edgeclip does not quantize inputs itself.
+/// The layout an image input is handed to librknnrt in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageInput {
-    /// Hand the NCHW buffer over as it is.
+    /// As the NCHW buffer is.
     Nchw,
-    /// Transpose to NHWC first.
+    /// Transposed to NHWC.
     Nhwc,
+}
+
+/// Undoes `(p / 255 - mean[c]) / std[c]` on a planar (CHW) f32 image and writes
+/// the 8-bit pixels interleaved (HWC), as `.rknn` files with the normalization
+/// folded in take them. The preprocessing normalizes 8-bit pixels, so this is
+/// exact; a value that is no such pixel (an input made another way) is an error
+/// naming it, never a clamped, silently different image.
+pub fn denormalize_to_hwc(
+    chw: &[f32],
+    mean: [f32; 3],
+    std: [f32; 3],
+    dst: &mut Vec<u8>,
+) -> Result<(), String> {
+    let plane = chw.len() / 3;
+    if plane * 3 != chw.len() {
+        return Err(format!("{} values are not 3 planes", chw.len()));
+    }
+    dst.resize(chw.len(), 0);
+    for (c, (&m, &s)) in mean.iter().zip(&std).enumerate() {
+        for (i, &v) in chw[c * plane..(c + 1) * plane].iter().enumerate() {
+            let p = (v * s + m) * 255.0;
+            if !(-0.5..255.5).contains(&p) {
+                return Err(format!(
+                    "input value {v} (channel {c}) is not a normalized 8-bit pixel ({p:.1});                      this .rknn takes 8-bit RGB"
+                ));
+            }
+            dst[i * 3 + c] = p.round() as u8;
+        }
+    }
+    Ok(())
 }
 
 /// The plan for an image input of `[batch, 3, h, w]` NCHW f32 against `attr`;
@@ -285,6 +312,28 @@ mod tests {
         let mut dst = vec![0; 12];
         nchw_to_nhwc(&src, 3, 2, 2, &mut dst);
         assert_eq!(dst, [0, 10, 20, 1, 11, 21, 2, 12, 22, 3, 13, 23]);
+    }
+
+    #[test]
+    fn normalized_pixels_come_back_exactly() {
+        let (mean, std) = (
+            crate::preprocess::OPENAI_MEAN,
+            crate::preprocess::OPENAI_STD,
+        );
+        // A 2 x 2 image, pixels chosen to cover both ends.
+        let hwc: [u8; 12] = [0, 255, 7, 128, 64, 200, 255, 0, 1, 33, 99, 254];
+        let mut chw = vec![0.0f32; 12];
+        for i in 0..4 {
+            for c in 0..3 {
+                chw[c * 4 + i] = (f32::from(hwc[i * 3 + c]) / 255.0 - mean[c]) / std[c];
+            }
+        }
+        let mut back = Vec::new();
+        denormalize_to_hwc(&chw, mean, std, &mut back).unwrap();
+        assert_eq!(back, hwc);
+        chw[5] = 9.0;
+        let err = denormalize_to_hwc(&chw, mean, std, &mut back).unwrap_err();
+        assert!(err.contains("channel 1") && err.contains("8-bit"), "{err}");
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! `firmware-tools/rknn/convert.py` and listed in the package per SoC; they take
 //! the same input as the ONNX file they came from (normalized RGB), at batch 1.
 //!
-//! A run hands the image to librknnrt as f32 in the layout the model declares
-//! (NCHW → NHWC here when needed) and lets the runtime convert it to the model's
-//! input type (f16, or int8 with the quantization its converter calibrated);
+//! `.rknn` image files take 8-bit RGB pixels, NHWC, with the model's
+//! normalization folded in (the NPU's native input; `convert.py` builds them so):
+//! a run undoes the runtime's normalization exactly (its pixels were 8-bit) and
+//! hands librknnrt uint8 NHWC, which it converts to the model's own input type
+//! (f16, or int8 with the quantization its converter calibrated). Text files take
+//! the token ids as the model declares them (int64, or int32 where narrowed);
 //! outputs come back as f32 written straight into the caller's buffers
 //! (`is_prealloc`). Batches larger than the model's run item by item. The NPU
 //! cores a model runs on come from [`LoadOptions::device`]: `auto`, `0`, `1`,
@@ -231,6 +234,7 @@ impl Backend for RknnBackend {
             outputs: Vec::new(),
             output_index: Vec::new(),
             staging: Vec::new(),
+            pixels: Vec::new(),
             ids: Vec::new(),
             info: SessionInfo {
                 backend: NAME,
@@ -270,6 +274,7 @@ pub struct RknnSession {
     /// For each of `spec.outputs`, its index among the model's outputs.
     output_index: Vec<u32>,
     staging: Vec<f32>,
+    pixels: Vec<u8>,
     ids: Vec<i32>,
     info: SessionInfo,
 }
@@ -362,38 +367,65 @@ impl RknnSession {
         let (buf, bytes, type_, fmt_): (*mut c_void, usize, u32, u32) = match input {
             Input::F32(data) => {
                 let src = &data[item * per_item..(item + 1) * per_item];
-                let (channels, side) = image_geometry(&self.spec.input).expect("checked at load");
-                match layout::image_input(attr, channels, side).map_err(|e| self.bad(e))? {
-                    ImageInput::Nchw => {
-                        self.staging.clear();
-                        self.staging.extend_from_slice(src);
+                match self.spec.normalization {
+                    Some(n) => {
+                        layout::denormalize_to_hwc(src, n.mean, n.std, &mut self.pixels).map_err(
+                            |e| Error::InvalidInput(format!("{}: {e}", self.path.display())),
+                        )?;
+                        (
+                            self.pixels.as_mut_ptr().cast(),
+                            self.pixels.len(),
+                            ty::RKNN_TENSOR_UINT8,
+                            fmt::RKNN_TENSOR_NHWC,
+                        )
                     }
-                    ImageInput::Nhwc => {
+                    // A float input without pixels behind it (checked at load to
+                    // be a model that takes floats): f32, in its layout.
+                    None => {
+                        let (channels, side) =
+                            image_geometry(&self.spec.input).expect("checked at load");
+                        let nhwc = layout::image_input(attr, channels, side)
+                            .map_err(|e| self.bad(e))?
+                            == ImageInput::Nhwc;
                         self.staging.resize(src.len(), 0.0);
-                        layout::nchw_to_nhwc(src, channels, side, side, &mut self.staging);
+                        if nhwc {
+                            layout::nchw_to_nhwc(src, channels, side, side, &mut self.staging);
+                        } else {
+                            self.staging.copy_from_slice(src);
+                        }
+                        let format = if nhwc {
+                            fmt::RKNN_TENSOR_NHWC
+                        } else {
+                            fmt::RKNN_TENSOR_NCHW
+                        };
+                        (
+                            self.staging.as_mut_ptr().cast(),
+                            self.staging.len() * 4,
+                            ty::RKNN_TENSOR_FLOAT32,
+                            format,
+                        )
                     }
                 }
-                let format = if attr.format == layout::Format::Nhwc {
-                    fmt::RKNN_TENSOR_NHWC
-                } else {
-                    fmt::RKNN_TENSOR_NCHW
-                };
-                (
-                    self.staging.as_mut_ptr().cast(),
-                    self.staging.len() * 4,
-                    ty::RKNN_TENSOR_FLOAT32,
-                    format,
-                )
             }
             Input::I64(data) => {
                 let src = &data[item * per_item..(item + 1) * per_item];
-                layout::ids_to_i32(src, &mut self.ids).map_err(|e| self.bad(e))?;
-                (
-                    self.ids.as_mut_ptr().cast(),
-                    self.ids.len() * 4,
-                    ty::RKNN_TENSOR_INT32,
-                    fmt::RKNN_TENSOR_UNDEFINED,
-                )
+                if attr.dtype == layout::TensorType::I32 {
+                    layout::ids_to_i32(src, &mut self.ids).map_err(|e| self.bad(e))?;
+                    (
+                        self.ids.as_mut_ptr().cast(),
+                        self.ids.len() * 4,
+                        ty::RKNN_TENSOR_INT32,
+                        fmt::RKNN_TENSOR_UNDEFINED,
+                    )
+                } else {
+                    // librknnrt only reads the buffer.
+                    (
+                        src.as_ptr().cast_mut().cast(),
+                        src.len() * 8,
+                        ty::RKNN_TENSOR_INT64,
+                        fmt::RKNN_TENSOR_UNDEFINED,
+                    )
+                }
             }
         };
         let mut raw_input = rknn_input {
