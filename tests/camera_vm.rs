@@ -785,3 +785,41 @@ fn watch_tags_vivid_through_an_unplug_and_stops_on_sigterm() {
     );
     osd_off();
 }
+
+/// `edgeclip doctor` lists vivid with the formats it offers, and marks those
+/// edgeclip converts.
+#[test]
+#[ignore = "needs vivid: run inside the VM with firmware-tools/vm/test-camera.sh"]
+fn doctor_lists_the_camera_and_its_formats() {
+    vivid();
+    let out = edgeclip_e2e::edgeclip()
+        .args(["--json", "doctor"])
+        .output()
+        .expect("the edgeclip binary (cargo build -p edgeclip-cli)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cameras = report["data"]["cameras"].as_array().unwrap();
+    let vivid = cameras
+        .iter()
+        .find(|c| c["device"] == DEVICE)
+        .unwrap_or_else(|| panic!("{DEVICE} not listed: {cameras:?}"));
+    assert_eq!(vivid["driver"], "vivid", "{vivid}");
+    assert!(vivid["error"].is_null(), "{vivid}");
+    let usable: Vec<&str> = vivid["usable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    for format in ["YUYV", "NV12"] {
+        assert!(usable.contains(&format), "{format} not usable: {vivid}");
+    }
+    println!(
+        "  doctor: {DEVICE} {} formats {}",
+        vivid["card"], vivid["formats"]
+    );
+}

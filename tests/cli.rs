@@ -185,8 +185,9 @@ fn info_verifies_every_file() {
     let v = &v["data"];
     assert_eq!(v["name"], "edgeclip-tiny");
     let files = v["files"].as_array().unwrap();
-    // fp32 and int8 ONNX per tower, and the RKNN builds for rk3588 and rk3566.
-    assert_eq!(files.len(), 8);
+    // fp32 and int8 ONNX per tower, the int8 files for OpenVINO, and the RKNN builds
+    // for rk3588 and rk3566.
+    assert_eq!(files.len(), 10);
     assert!(files.iter().all(|f| f["status"] == "ok"));
 }
 

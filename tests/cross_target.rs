@@ -88,7 +88,7 @@ fn check_matches_onnxruntime_on_target() {
     for precision in ["fp32", "int8"] {
         let out = run(target_edgeclip().args(["check", "--json", "--precision", precision]));
         let records = json_lines(&out);
-        assert_eq!(records.len(), 3, "image, patch tokens and text");
+        assert_eq!(records.len(), 4, "image, patch and value tokens, text");
         for r in &records {
             let d = &r["data"];
             println!(

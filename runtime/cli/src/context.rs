@@ -153,6 +153,12 @@ impl Ctx {
                 .map(|dir| dir.join(backend)),
             precision_hint: self.precision_hint,
             soc: board.and_then(|b| b.profile.backends.rknn.as_ref().map(|r| r.soc.clone())),
+            // The profile's cores when its thread count is in use; --threads
+            // asks for a count of its own, left to the OS to place.
+            cores: match (self.threads, board) {
+                (None, Some(b)) => b.profile.threads.cores.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 

@@ -231,6 +231,9 @@ pub struct LoadOptions {
     /// The board's SoC (`rk3588`), for backends whose model files are per chip:
     /// it picks the package's file for that SoC.
     pub soc: Option<String>,
+    /// CPUs to run inference threads on, fastest first (a board's big cores);
+    /// empty: wherever the OS schedules them. tract pins its pool's threads.
+    pub cores: Vec<usize>,
 }
 
 impl Default for LoadOptions {
@@ -241,6 +244,7 @@ impl Default for LoadOptions {
             cache_dir: None,
             precision_hint: PrecisionHint::Exact,
             soc: None,
+            cores: Vec::new(),
         }
     }
 }

@@ -84,7 +84,7 @@ impl TractBackend {
         };
         log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
-        let executor = (options.threads > 1).then(|| Executor::multithread(options.threads));
+        let executor = (options.threads > 1).then(|| executor(options.threads, &options.cores));
         Ok(TractSession {
             path: path.to_owned(),
             model,
@@ -93,6 +93,33 @@ impl TractBackend {
             plans: HashMap::new(),
             order: Vec::new(),
         })
+    }
+}
+
+/// tract's pool of `threads` threads; with `cores`, thread `i` is pinned to
+/// `cores[i % len]`, so a big.LITTLE board's matrix products run on its big cores
+/// and no slice of one waits on a little core.
+fn executor(threads: usize, cores: &[usize]) -> Executor {
+    if cores.is_empty() {
+        return Executor::multithread(threads);
+    }
+    let cores = cores.to_vec();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tract-{i}"))
+        .start_handler(move |i| {
+            let core = cores[i % cores.len()];
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                log::warn!("could not pin inference thread {i} to CPU {core}");
+            }
+        })
+        .build();
+    match pool {
+        Ok(pool) => Executor::MultiThread(Arc::new(pool)),
+        Err(e) => {
+            log::warn!("no pinned thread pool ({e}); threads run unpinned");
+            Executor::multithread(threads)
+        }
     }
 }
 
@@ -355,5 +382,35 @@ fn backend_error(path: &Path, e: impl std::fmt::Display) -> Error {
 impl TractSession {
     fn backend_error(&self, e: impl std::fmt::Display) -> Error {
         backend_error(&self.path, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPUs the calling thread may run on, as the kernel lists them.
+    #[cfg(target_os = "linux")]
+    fn allowed_cpus() -> String {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().to_owned()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_boards_cores_pin_the_pool_threads() {
+        let Executor::MultiThread(pool) = executor(2, &[0]) else {
+            panic!("two threads make a pool");
+        };
+        assert_eq!(pool.install(allowed_cpus), "0");
+        // Without cores the pool is the OS's to place.
+        let Executor::MultiThread(free) = executor(2, &[]) else {
+            panic!("two threads make a pool");
+        };
+        assert_eq!(free.install(allowed_cpus), allowed_cpus());
     }
 }
