@@ -9,6 +9,7 @@ use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::verify::Reference;
 use edgeclip_board::{CpuFeatures, HostFacts};
+use edgeclip_capture::source::negotiate::fourcc_str;
 use edgeclip_capture::source::v4l_camera;
 
 use crate::args::DoctorArgs;
@@ -192,9 +193,8 @@ fn cameras(dev: &Path) -> Vec<DoctorCamera> {
             let device = path.display().to_string();
             match v4l_camera::describe(&path) {
                 Ok(info) => {
-                    let fourcc = |f: &v4l_camera::FormatInfo| {
-                        String::from_utf8_lossy(&f.fourcc).trim_end().to_owned()
-                    };
+                    let fourcc =
+                        |f: &v4l_camera::FormatInfo| fourcc_str(f.fourcc).trim_end().to_owned();
                     DoctorCamera {
                         device,
                         card: Some(info.card),

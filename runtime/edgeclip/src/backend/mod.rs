@@ -64,6 +64,25 @@ impl TensorSpec {
             .product()
     }
 
+    /// Checks that `input` holds `batch` items of this tensor: what every
+    /// [`Session::run`] verifies before handing data to its engine. `path` names
+    /// the model in the error.
+    pub fn check_input(&self, path: &Path, input: &Input<'_>, batch: usize) -> Result<()> {
+        let expected = self.len(batch);
+        if batch == 0 || input.len() != expected || input.dtype() != self.dtype {
+            return Err(crate::Error::InvalidInput(format!(
+                "{}: input `{}` needs {expected} {:?} values for shape {:?}, got {} {:?}",
+                path.display(),
+                self.name,
+                self.dtype,
+                self.concrete(batch),
+                input.len(),
+                input.dtype()
+            )));
+        }
+        Ok(())
+    }
+
     /// The shape with the batch dimension set to `batch`.
     pub fn concrete(&self, batch: usize) -> Vec<usize> {
         self.shape

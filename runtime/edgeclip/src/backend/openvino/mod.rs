@@ -347,16 +347,7 @@ impl Session for OpenVinoSession {
     }
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
-        let want = self.spec.input.len(batch);
-        if batch == 0 || input.len() != want || input.dtype() != self.spec.input.dtype {
-            return Err(Error::InvalidInput(format!(
-                "{}: input of {} {:?} values for batch {batch}, expected {want} {:?}",
-                self.path.display(),
-                input.len(),
-                input.dtype(),
-                self.spec.input.dtype
-            )));
-        }
+        self.spec.input.check_input(&self.path, &input, batch)?;
         if self.input.as_ref().map(|(b, _)| *b) != Some(batch) {
             let dims: Vec<i64> = self
                 .spec

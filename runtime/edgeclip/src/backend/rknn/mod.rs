@@ -525,16 +525,7 @@ impl Session for RknnSession {
     }
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
-        let want = self.spec.input.len(batch);
-        if batch == 0 || input.len() != want || input.dtype() != self.spec.input.dtype {
-            return Err(Error::InvalidInput(format!(
-                "{}: input of {} {:?} values for batch {batch}, expected {want} {:?}",
-                self.path.display(),
-                input.len(),
-                input.dtype(),
-                self.spec.input.dtype
-            )));
-        }
+        self.spec.input.check_input(&self.path, &input, batch)?;
         outputs.begin(self.spec.outputs.len());
         for item in 0..batch {
             self.run_one(input, item, batch, outputs)?;

@@ -320,18 +320,7 @@ impl Session for TractSession {
     }
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
-        let expected = self.spec.input.len(batch);
-        if batch == 0 || input.len() != expected || input.dtype() != self.spec.input.dtype {
-            let shape = self.spec.input.concrete(batch);
-            return Err(Error::InvalidInput(format!(
-                "{}: input `{}` needs {expected} {:?} values for shape {shape:?}, got {} {:?}",
-                self.path.display(),
-                self.spec.input.name,
-                self.spec.input.dtype,
-                input.len(),
-                input.dtype()
-            )));
-        }
+        self.spec.input.check_input(&self.path, &input, batch)?;
         self.prepared(batch)?;
         let prepared = self.plans.get_mut(&batch).expect("prepared above");
         let values = run_prepared(prepared, input).map_err(|e| backend_error(&self.path, e))?;
