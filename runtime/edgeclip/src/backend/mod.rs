@@ -213,6 +213,24 @@ pub struct ModelSpec {
     pub normalization: Option<Normalization>,
 }
 
+impl ModelSpec {
+    /// One `input` of `dims` after a batch dimension and the named `outputs`,
+    /// no pixel normalization: a bare file's spec (benches, tests, tools).
+    pub fn batched(input: &str, dtype: DType, dims: &[usize], outputs: &[&str]) -> Self {
+        let mut shape = vec![Dim::Batch];
+        shape.extend(dims.iter().copied().map(Dim::Fixed));
+        ModelSpec {
+            input: TensorSpec {
+                name: input.into(),
+                dtype,
+                shape,
+            },
+            outputs: outputs.iter().map(|&o| o.into()).collect(),
+            normalization: None,
+        }
+    }
+}
+
 /// Per-channel mean and standard deviation of an image input (RGB order).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Normalization {

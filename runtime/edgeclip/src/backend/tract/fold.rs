@@ -102,10 +102,14 @@ pub fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
     Ok(model)
 }
 
-/// tract's codegen with [`FoldWeights`] run first: kernel selection and weight packing
-/// for this machine.
-pub fn codegen(mut model: TypedModel) -> TractResult<TypedModel> {
+/// tract's codegen with [`FoldWeights`] run first and, with `fast_ops`, this
+/// crate's operators swapped in ([`super::ops::FastOps`]): kernel selection and
+/// weight packing for this machine.
+pub fn codegen(mut model: TypedModel, fast_ops: bool) -> TractResult<TypedModel> {
     let mut codegen = Optimizer::codegen();
+    if fast_ops {
+        codegen.add_pass(0, Box::<super::ops::FastOps>::default());
+    }
     codegen.add_pass(0, Box::<FoldWeights>::default());
     codegen.session().optimize(&mut model)?;
     Ok(model)

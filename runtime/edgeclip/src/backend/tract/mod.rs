@@ -9,6 +9,7 @@
 //! tensors) is the engine's; nothing else is allocated per run after the first.
 
 mod fold;
+pub mod ops;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,7 @@ impl TractBackend {
             executor,
             plans: HashMap::new(),
             order: Vec::new(),
+            fast_ops: true,
         })
     }
 }
@@ -228,9 +230,20 @@ pub struct TractSession {
     executor: Option<Executor>,
     plans: HashMap<usize, Prepared>,
     order: Vec<usize>,
+    /// Whether plans use this crate's operators ([`ops`]) where they apply.
+    fast_ops: bool,
 }
 
 impl TractSession {
+    /// Plans built from now on keep tract's own operators everywhere (no
+    /// [`ops`] rewrite): the baseline the rewrite is measured and tested against.
+    pub fn with_tract_ops_only(mut self) -> Self {
+        self.fast_ops = false;
+        self.plans.clear();
+        self.order.clear();
+        self
+    }
+
     /// The optimized tract plan for `batch` items (built on first use): what a
     /// run of that size executes, for measuring the engine apart from this crate.
     pub fn plan(&mut self, batch: usize) -> Result<Arc<TypedRunnableModel>> {
@@ -298,7 +311,7 @@ impl TractSession {
         phase.done("typed");
         let typed = fold::declutter(typed)?;
         phase.done("decluttered");
-        let typed = fold::codegen(typed)?;
+        let typed = fold::codegen(typed, self.fast_ops)?;
         phase.done("optimized");
         let options = RunOptions {
             executor: self.executor.clone(),
