@@ -150,5 +150,8 @@ fn edgeclip_operators_keep_the_int8_result() {
         };
         assert!(int8_products(&ops) >= 9, "{ops:#?}");
         assert_eq!(int8_products(&ops), int8_products(&tract_ops));
+        // Each product's epilogue (cast, scale, bias) is one pass.
+        assert_eq!(count(&ops, "EdgeclipDequantizeAffine"), int8_products(&ops));
+        assert_eq!(count(&tract_ops, "EdgeclipDequantizeAffine"), 0);
     }
 }

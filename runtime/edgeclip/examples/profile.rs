@@ -55,21 +55,36 @@ fn main() -> anyhow::Result<()> {
     };
     let mut session = TractBackend.open(&path, &spec, &options)?;
     let plan = session.plan(1)?;
+    let executor = session.executor(1);
+    let pool = match (&executor, threads) {
+        (Some(_), _) => "yes",
+        (None, 1) => "no (1 thread)",
+        (None, _) => "no (one thread was faster)",
+    };
+    println!("thread pool: {pool}");
+    let scoped = |f: &mut dyn FnMut() -> TractResult<()>| match &executor {
+        Some(e) => tract_linalg::multithread::multithread_tract_scope(e.clone(), f),
+        None => f(),
+    };
     let mut state = plan.spawn()?;
     let input: TValue = input.into_tvalue();
     for _ in 0..2 {
-        state.run(tvec!(input.clone()))?;
+        scoped(&mut || state.run(tvec!(input.clone())).map(drop))?;
     }
     let nodes = plan.model().nodes.len();
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); nodes];
     let mut totals = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
-        state.run_plan_with_eval(tvec!(input.clone()), |ctx, op_state, node, inputs| {
-            let t = Instant::now();
-            let out = eval(ctx, op_state, node, inputs);
-            samples[node.id].push(t.elapsed());
-            out
+        scoped(&mut || {
+            state
+                .run_plan_with_eval(tvec!(input.clone()), |ctx, op_state, node, inputs| {
+                    let t = Instant::now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    samples[node.id].push(t.elapsed());
+                    out
+                })
+                .map(drop)
         })?;
         totals.push(started.elapsed());
     }

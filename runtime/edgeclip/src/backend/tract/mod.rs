@@ -27,6 +27,13 @@ const NAME: &str = "tract";
 /// How many per-batch-size plans a session keeps before dropping the oldest.
 const MAX_PLANS: usize = 4;
 
+/// A run longer than this has products big enough to split over threads
+/// (ViT-B/32's smallest is 29 M multiply-adds); shorter plans are probed.
+const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs each way when probing (their medians are compared).
+const PROBE_RUNS: usize = 7;
+
 type Plan = Arc<TypedRunnableModel>;
 
 /// The tract backend: pure Rust, always available. [`LoadOptions::threads`] > 1
@@ -217,6 +224,8 @@ impl<'a> Phases<'a> {
 /// One batch size's optimized plan with what its runs reuse.
 struct Prepared {
     state: TypedSimpleState,
+    /// Whether runs use the session's thread pool (see [`TractSession::probe`]).
+    threaded: bool,
     /// The input tensor, shared with tract only during a run: between runs this
     /// is its sole owner, so the next input is copied into the same memory.
     input: Arc<Tensor>,
@@ -281,10 +290,66 @@ impl TractSession {
             DType::I64 => Tensor::zero::<i64>(&shape),
         }
         .map_err(|e| self.backend_error(e))?;
-        Ok(Prepared {
+        let mut prepared = Prepared {
             state,
+            threaded: false,
             input: Arc::new(input),
-        })
+        };
+        if let Some(executor) = &self.executor {
+            prepared.threaded = self
+                .probe(&mut prepared, executor, batch)
+                .map_err(|e| self.backend_error(e))?;
+        }
+        Ok(prepared)
+    }
+
+    /// Whether the thread pool makes this plan faster. tract splits a matrix
+    /// product over threads by its panel count, whatever the work per panel:
+    /// a width-128 model's products are split although each half is a few
+    /// microseconds, and two threads ran the default model's int8 image tower
+    /// at 3.4 ms against 1.7 ms on one (2-core x86). A plan whose run takes
+    /// longer than [`PROBE_LIMIT`] has enough work per product for the pool;
+    /// a shorter one is timed both ways on the zero input.
+    fn probe(
+        &self,
+        prepared: &mut Prepared,
+        executor: &Executor,
+        batch: usize,
+    ) -> TractResult<bool> {
+        let mut time = |threaded: bool| -> TractResult<std::time::Duration> {
+            let started = std::time::Instant::now();
+            let input = TValue::from_const(prepared.input.clone());
+            run_state(&mut prepared.state, threaded.then_some(executor), input)?;
+            Ok(started.elapsed())
+        };
+        let single = time(false)?;
+        if single > PROBE_LIMIT {
+            return Ok(true);
+        }
+        let (mut alone, mut pooled) = (Vec::new(), Vec::new());
+        for _ in 0..PROBE_RUNS {
+            alone.push(time(false)?);
+            pooled.push(time(true)?);
+        }
+        alone.sort();
+        pooled.sort();
+        let threaded = pooled[PROBE_RUNS / 2] < alone[PROBE_RUNS / 2];
+        log::debug!(
+            "{} (batch {batch}): {:?} on one thread, {:?} on the pool: {}",
+            self.path.display(),
+            alone[PROBE_RUNS / 2],
+            pooled[PROBE_RUNS / 2],
+            if threaded { "pooled" } else { "one thread" }
+        );
+        Ok(threaded)
+    }
+
+    /// The thread pool runs of `batch` items use: `None` on one thread, or
+    /// before the first run of that size. Code running [`Self::plan`] itself
+    /// runs it inside `tract_linalg::multithread::multithread_tract_scope`.
+    pub fn executor(&self, batch: usize) -> Option<Executor> {
+        let threaded = self.plans.get(&batch).is_some_and(|p| p.threaded);
+        self.executor.clone().filter(|_| threaded)
     }
 
     fn build_plan(&self, batch: usize) -> TractResult<Plan> {
@@ -311,13 +376,10 @@ impl TractSession {
         phase.done("typed");
         let typed = fold::declutter(typed)?;
         phase.done("decluttered");
-        let typed = fold::codegen(typed, self.fast_ops)?;
+        let typed = codegen_knobs()?.enter(|| fold::codegen(typed, self.fast_ops))?;
         phase.done("optimized");
-        let options = RunOptions {
-            executor: self.executor.clone(),
-            ..Default::default()
-        };
-        let plan = typed.into_runnable_with_options(&options)?;
+        // The pool is given per run (`run_state`), so the probe can time both.
+        let plan = typed.into_runnable()?;
         phase.done("runnable");
         Ok(plan)
     }
@@ -336,7 +398,9 @@ impl Session for TractSession {
         self.spec.input.check_input(&self.path, &input, batch)?;
         self.prepared(batch)?;
         let prepared = self.plans.get_mut(&batch).expect("prepared above");
-        let values = run_prepared(prepared, input).map_err(|e| backend_error(&self.path, e))?;
+        let executor = self.executor.as_ref().filter(|_| prepared.threaded);
+        let values =
+            run_prepared(prepared, executor, input).map_err(|e| backend_error(&self.path, e))?;
         outputs.begin(self.spec.outputs.len());
         for (i, (name, value)) in self.spec.outputs.iter().zip(values).enumerate() {
             let copied = copy_output(&value, outputs.slot(i, name, value.shape()));
@@ -346,8 +410,27 @@ impl Session for TractSession {
     }
 }
 
+/// tract settings for this crate's graphs, in force while a plan is generated.
+///
+/// A ViT's patch embedding is a convolution whose stride equals its kernel
+/// (32x32 at ViT-B/32): tract gathers such a large kernel lazily, panel by
+/// panel, which measured 4.8 ms at ViT-B/32 against 2.5 ms for copying the
+/// patches out first (a pure reshuffle here, each pixel read once). The eager
+/// copy stays bounded by tract's own scratch-size rule (4 MiB).
+fn codegen_knobs() -> TractResult<tract_onnx::tract_core::tract_data::knobs::KnobScope> {
+    let eager_for_any_kernel = usize::MAX.to_string();
+    tract_onnx::tract_core::tract_data::knobs::KnobScope::new([(
+        "TRACT_LAZY_IM2COL_MIN_KERNEL",
+        eager_for_any_kernel.as_str(),
+    )])
+}
+
 /// Copies `input` into the prepared input tensor and runs the plan.
-fn run_prepared(prepared: &mut Prepared, input: Input<'_>) -> TractResult<TVec<TValue>> {
+fn run_prepared(
+    prepared: &mut Prepared,
+    executor: Option<&Executor>,
+    input: Input<'_>,
+) -> TractResult<TVec<TValue>> {
     // Sole owner between runs, unless a plan kept a reference: then start afresh.
     if Arc::get_mut(&mut prepared.input).is_none() {
         log::debug!("tract kept the input tensor; allocating a new one");
@@ -360,7 +443,24 @@ fn run_prepared(prepared: &mut Prepared, input: Input<'_>) -> TractResult<TVec<T
         Input::I64(d) => plain.as_slice_mut::<i64>()?.copy_from_slice(d),
     }
     let value = TValue::from_const(prepared.input.clone());
-    prepared.state.run(tvec!(value))
+    run_state(&mut prepared.state, executor, value)
+}
+
+/// Runs the plan, its products and this crate's operators on `executor`'s
+/// threads when given.
+fn run_state(
+    state: &mut TypedSimpleState,
+    executor: Option<&Executor>,
+    input: TValue,
+) -> TractResult<TVec<TValue>> {
+    match executor {
+        Some(executor) => {
+            tract_linalg::multithread::multithread_tract_scope(executor.clone(), || {
+                state.run(tvec!(input))
+            })
+        }
+        None => state.run(tvec!(input)),
+    }
 }
 
 /// Copies one output into its buffer (`dst` already has the output's size).

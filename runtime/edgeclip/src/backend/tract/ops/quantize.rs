@@ -17,7 +17,7 @@ use tract_onnx::tract_core::internal::*;
 const LANES: usize = 16;
 
 /// Elements per thread below which threading costs more than it saves.
-const PER_THREAD: usize = 16 * 1024;
+const PER_THREAD: usize = 128 * 1024;
 
 /// Adding and subtracting 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to
 /// an integer, half to even (the FPU's default rounding), without a libm call.

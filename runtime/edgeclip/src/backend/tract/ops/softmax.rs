@@ -16,7 +16,7 @@ use tract_onnx::tract_core::internal::*;
 const LANES: usize = 8;
 
 /// Elements per thread below which threading costs more than it saves.
-const PER_THREAD: usize = 16 * 1024;
+const PER_THREAD: usize = 128 * 1024;
 
 /// Softmax of every row of the last axis (f32, contiguous).
 #[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
