@@ -1,6 +1,6 @@
 //! Where tract spends an encode: time per operator of the optimized plan.
 //!
-//!     cargo run --release -p edgeclip --example profile -- MODEL.onnx image|text [THREADS] [RUNS]
+//!     cargo run --release -p edgeclip --example profile -- MODEL.onnx image|text [THREADS] [RUNS] [BATCH]
 //!
 //! Loads the file as the runtime does (same folding and rewrites), runs it
 //! `RUNS` times (default 20) after two warm-ups and prints, per operator kind,
@@ -24,15 +24,16 @@ use common::input_dims;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [path, tower, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: profile MODEL.onnx image|text [THREADS] [RUNS]");
+        anyhow::bail!("usage: profile MODEL.onnx image|text [THREADS] [RUNS] [BATCH]");
     };
     let threads: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(1);
     let runs: usize = rest.get(1).map(|s| s.parse()).transpose()?.unwrap_or(20);
+    let batch: usize = rest.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let path = PathBuf::from(path);
     let (spec, input) = match tower.as_str() {
         "image" => {
             let dims = input_dims(&path)?;
-            let shape: Vec<usize> = std::iter::once(1).chain(dims.iter().copied()).collect();
+            let shape: Vec<usize> = std::iter::once(batch).chain(dims.iter().copied()).collect();
             (
                 ModelSpec::batched("image", DType::F32, &dims, &["embedding"]),
                 tensor_f32(&shape),
@@ -44,7 +45,8 @@ fn main() -> anyhow::Result<()> {
             let spec = ModelSpec::batched("text", DType::I64, &[77], &["embedding"]);
             (
                 spec,
-                tract_ndarray::Array2::from_shape_vec((1, 77), ids)?.into_tensor(),
+                tract_ndarray::Array2::from_shape_vec((batch, 77), ids.repeat(batch))?
+                    .into_tensor(),
             )
         }
         other => anyhow::bail!("tower must be image or text, not {other}"),
@@ -54,8 +56,8 @@ fn main() -> anyhow::Result<()> {
         ..LoadOptions::default()
     };
     let mut session = TractBackend.open(&path, &spec, &options)?;
-    let plan = session.plan(1)?;
-    let executor = session.executor(1);
+    let plan = session.plan(batch)?;
+    let executor = session.executor(batch);
     let pool = match (&executor, threads) {
         (Some(_), _) => "yes",
         (None, 1) => "no (1 thread)",
@@ -109,7 +111,7 @@ fn main() -> anyhow::Result<()> {
     let mut per_op: Vec<_> = per_op.into_iter().collect();
     per_op.sort_by_key(|(_, (t, _))| std::cmp::Reverse(*t));
     println!(
-        "{} ({tower}, {threads} thread(s), median of {runs}): {:.3} ms, {} nodes",
+        "{} ({tower}, batch {batch}, {threads} thread(s), median of {runs}): {:.3} ms, {} nodes",
         path.display(),
         total.as_secs_f64() * 1e3,
         nodes
