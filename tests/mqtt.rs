@@ -56,8 +56,10 @@ impl Broker {
         let conf = self.dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
+            // No cap on queued QoS 1 messages per client (mosquitto's default
+            // drops them beyond 1,000): the test measures the device's outbox.
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\n",
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 0\n",
                 self.port,
                 self.dir.display()
             ),
@@ -361,7 +363,7 @@ fn events_survive_a_broker_outage_in_order() {
 
     let journal = journal(&work.path().join("journal"));
     // The clean stop drained the outbox before disconnecting.
-    sub.wait_for("the drained outbox", Duration::from_secs(20), |s| {
+    sub.wait_for("the drained outbox", Duration::from_secs(60), |s| {
         let got = s.events("e2e/events");
         journal
             .iter()
@@ -449,7 +451,7 @@ fn a_device_killed_while_the_broker_is_down_loses_nothing() {
         "the second run continued the numbering"
     );
     assert!(journal.len() > after_kill.len());
-    sub.wait_for("the drained outbox", Duration::from_secs(20), |s| {
+    sub.wait_for("the drained outbox", Duration::from_secs(60), |s| {
         let got = s.events("e2e/events");
         journal
             .iter()
