@@ -48,13 +48,15 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from towers import PRECISIONS, reference_outputs, tower_record
+
 NAME = "gemm-repro"
 TOKENS, WIDTH, HIDDEN = 197, 768, 3072
 OPSET = 17
 IR_VERSION = 8
 FORM = "dynamic-matmul-weights"
 SEED = 0
-PRECISIONS = ("fp32", "int8")
+
 MIN_COSINE = 0.999
 
 
@@ -112,11 +114,6 @@ def fp32_model(q: np.ndarray, scale: np.float32) -> onnx.ModelProto:
     return finish(helper.make_graph([node], NAME, [x], [y], [w]), "make_gemm_repro")
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
-
-
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: make_gemm_repro.py OUT_DIR")
@@ -133,16 +130,9 @@ def main() -> None:
     onnx.save(fp32_model(q, scale), str(out / "image.fp32.onnx"))
     onnx.save(int8_model(q, scale), str(out / "image.int8.onnx"))
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    outputs = {}
-    for precision in PRECISIONS:
-        session = ort.InferenceSession(str(out / f"image.{precision}.onnx"), opts, providers=["CPUExecutionProvider"])
-        y = session.run(["embedding"], {"image": x})[0].astype(np.float32)
-        y.tofile(out / f"image.{precision}.ort.bin")
-        outputs[precision] = y
-    cos = cosine(outputs["fp32"], outputs["int8"])
+    outputs = reference_outputs(out, "image", x)
+    record = tower_record(out, "image", x, outputs, 2 * TOKENS * WIDTH * HIDDEN / 1e9)
+    cos = record["ort_int8_vs_fp32_cosine"]
     if not cos > MIN_COSINE:
         # no meta.json: the next run makes the files again
         sys.exit(f"{NAME}: onnxruntime's int8 output has cosine {cos:.6f} to fp32, not above {MIN_COSINE}")
@@ -156,15 +146,7 @@ def main() -> None:
         "product": {"tokens": TOKENS, "k": WIDTH, "n": HIDDEN,
                     "what": "ViT-B/16 MLP c_fc: [batch, 197, 768] @ [768, 3072]"},
         "versions": {"onnx": onnx.__version__, "onnxruntime": ort.__version__},
-        "towers": {
-            "image": {
-                "input": {"name": "image", "dtype": "float32", "shape": ["batch", TOKENS, WIDTH]},
-                "output": {"name": "embedding", "dtype": "float32", "shape": ["batch", TOKENS, HIDDEN]},
-                "gflops": round(2 * TOKENS * WIDTH * HIDDEN / 1e9, 3),
-                "ort_int8_vs_fp32_cosine": cos,
-                "mb": {p: round((out / f"image.{p}.onnx").stat().st_size / 1e6, 1) for p in PRECISIONS},
-            },
-        },
+        "towers": {"image": record},
         "timings_s": {"make": round(time.perf_counter() - started, 1)},
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2))

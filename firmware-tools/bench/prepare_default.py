@@ -14,16 +14,14 @@ each open_clip architecture). This makes OUT_DIR/default/ for models/edgeclip-ti
   export_clip_arch.py draws them;
 * <tower>.<precision>.ort.bin: onnxruntime's batch-1 `embedding` on them (float32 LE);
 * meta.json in export_clip_arch.py's layout, with per tower the GFLOPs of one
-  batch-1 forward counted by its gflops().
+  batch-1 forward counted by towers.gflops().
 
-Needs onnx, onnxruntime and numpy, not torch: where torch is missing, the three
-definitions used here are read out of export_clip_arch.py's source rather than
-imported with the module. Skipped when OUT_DIR/default/meta.json exists.
+Needs onnx, onnxruntime and numpy, not torch (the shared pieces are in
+towers.py). Skipped when OUT_DIR/default/meta.json exists.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import sys
@@ -31,49 +29,15 @@ import time
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import onnx
 import onnxruntime as ort
+
+from towers import PRECISIONS, gflops, inputs, reference_outputs, tower_record
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "models" / "edgeclip-tiny"
 TOWERS = ("image", "text")
-PRECISIONS = ("fp32", "int8")
 SEED = 0
-
-
-def export_helpers():
-    """PROMPT, inputs() and gflops() of export_clip_arch.py.
-
-    Imported when torch is there; otherwise their definitions alone are executed,
-    the module's top level importing torch and the export code.
-    """
-    here = Path(__file__).resolve().parent
-    try:
-        sys.path.insert(0, str(here))
-        import export_clip_arch as m
-
-        return m.PROMPT, m.inputs, m.gflops
-    except (ImportError, OSError):
-        pass
-    finally:
-        sys.path.remove(str(here))
-    source = here / "export_clip_arch.py"
-    tree = ast.parse(source.read_text(), str(source))
-    wanted = {"PROMPT", "inputs", "gflops"}
-    body = [
-        node for node in tree.body
-        if (isinstance(node, ast.FunctionDef) and node.name in wanted)
-        or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in wanted for t in node.targets))
-    ]
-    namespace = {"np": np, "onnx": onnx, "Path": Path}
-    exec(compile(ast.Module(body=body, type_ignores=[]), str(source), "exec"), namespace)
-    return namespace["PROMPT"], namespace["inputs"], namespace["gflops"]
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
-    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
 def main() -> None:
@@ -84,7 +48,6 @@ def main() -> None:
         print(f"default: cached in {out}", file=sys.stderr)
         return
     started = time.perf_counter()
-    _, inputs, gflops = export_helpers()
     manifest = tomllib.loads((PACKAGE / "model.toml").read_text())
     size = int(manifest["preprocess"]["image_size"])
     context = int(manifest.get("tokenizer", {}).get("context_length", 77))
@@ -101,25 +64,11 @@ def main() -> None:
     for name, x in feeds.items():
         x.tofile(out / f"{name}_input.bin")
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
     towers = {}
     for name in TOWERS:
-        outputs = {}
-        for precision in PRECISIONS:
-            path = out / f"{name}.{precision}.onnx"
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            y = session.run(["embedding"], {name: feeds[name]})[0].astype(np.float32)
-            y.tofile(out / f"{name}.{precision}.ort.bin")
-            outputs[precision] = y
-        towers[name] = {
-            "input": {"name": name, "dtype": str(feeds[name].dtype), "shape": ["batch", *feeds[name].shape[1:]]},
-            "output": {"name": "embedding", "dtype": "float32", "shape": ["batch", int(outputs["fp32"].shape[-1])]},
-            "gflops": round(gflops(out / f"{name}.fp32.onnx", {name: feeds[name]}), 3),
-            "ort_int8_vs_fp32_cosine": cosine(outputs["fp32"], outputs["int8"]),
-            "mb": {p: round((out / f"{name}.{p}.onnx").stat().st_size / 1e6, 1) for p in PRECISIONS},
-        }
+        outputs = reference_outputs(out, name, feeds[name])
+        gf = gflops(out / f"{name}.fp32.onnx", {name: feeds[name]})
+        towers[name] = tower_record(out, name, feeds[name], outputs, gf)
     model = onnx.load(str(out / "image.fp32.onnx"), load_external_data=False)
     meta = {
         "arch": manifest["name"],

@@ -14,12 +14,30 @@ pub use dequantize::DequantizeAffine;
 pub use quantize::DynamicQuantize;
 pub use softmax::RowSoftmax;
 
+use std::sync::Arc;
+
+use tract_linalg::multithread::{current_tract_executor, Executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::nn::{Softmax, SoftmaxKind};
 use tract_onnx::tract_core::optim::{OptimizerSession, TypedPass};
+
+/// Elements per thread below which splitting a pass costs more than it saves.
+const PER_THREAD: usize = 128 * 1024;
+
+/// tract's pool and how many of its threads a pass over `len` elements should
+/// use, when that is more than one (the run's executor, see `run_state`).
+fn pool_for(len: usize) -> Option<(Arc<rayon::ThreadPool>, usize)> {
+    match current_tract_executor() {
+        Executor::MultiThread(pool) => {
+            let threads = pool.current_num_threads().min(len / PER_THREAD);
+            (threads > 1).then_some((pool, threads))
+        }
+        _ => None,
+    }
+}
 
 /// Swaps tract's `DynamicQuantizeLinearU8` and last-axis f32 `Softmax` for
 /// [`DynamicQuantize`] and [`RowSoftmax`], and an int8 product's epilogue

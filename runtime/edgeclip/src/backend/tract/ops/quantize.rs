@@ -10,14 +10,13 @@
 //! turns into SIMD min/max, division and rounding, and chunks spread over
 //! tract's thread pool above a size where that pays.
 
+use std::sync::Arc;
+
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
 /// Lanes per step: two AVX registers, four SSE/NEON ones.
 const LANES: usize = 16;
-
-/// Elements per thread below which threading costs more than it saves.
-const PER_THREAD: usize = 128 * 1024;
 
 /// Adding and subtracting 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to
 /// an integer, half to even (the FPU's default rounding), without a libm call.
@@ -43,14 +42,14 @@ impl EvalOp for DynamicQuantize {
         let input = inputs[0].cast_to::<f32>()?;
         let xs = input.try_as_plain_ram()?;
         let xs = xs.as_slice::<f32>()?;
-        let threads = threads_for(xs.len());
-        let (min, max) = parallel(threads, || min_max_par(xs, threads));
+        let pool = super::pool_for(xs.len());
+        let (min, max) = min_max_par(xs, pool.as_ref());
         let (scale, zero_point) = scale_and_zero_point(min, max);
         let mut out = Tensor::zero_dt(u8::datum_type(), input.shape())?;
         {
             let mut plain = out.try_as_plain_ram_mut()?;
             let ys = plain.as_slice_mut::<u8>()?;
-            parallel(threads, || quantize_par(xs, ys, scale, zero_point, threads));
+            quantize_par(xs, ys, scale, zero_point, pool.as_ref());
         }
         Ok(tvec!(
             out.into_tvalue(),
@@ -75,43 +74,35 @@ impl TypedOp for DynamicQuantize {
     as_op!();
 }
 
-/// The thread count for `len` elements under tract's current executor.
-fn threads_for(len: usize) -> usize {
-    match tract_linalg::multithread::current_tract_executor() {
-        tract_linalg::multithread::Executor::MultiThread(pool) => {
-            pool.current_num_threads().min(len / PER_THREAD).max(1)
-        }
-        _ => 1,
-    }
-}
-
-/// Runs `f` inside tract's pool when `threads` > 1, so rayon splits land there.
-fn parallel<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    match tract_linalg::multithread::current_tract_executor() {
-        tract_linalg::multithread::Executor::MultiThread(pool) if threads > 1 => pool.install(f),
-        _ => f(),
-    }
-}
-
-fn min_max_par(xs: &[f32], threads: usize) -> (f32, f32) {
+fn min_max_par(xs: &[f32], pool: Option<&(Arc<rayon::ThreadPool>, usize)>) -> (f32, f32) {
     use rayon::prelude::*;
-    if threads <= 1 {
+    let Some((pool, threads)) = pool else {
         return min_max(xs);
-    }
-    xs.par_chunks(xs.len().div_ceil(threads))
-        .map(min_max)
-        .reduce(|| (0.0, 0.0), |a, b| (lesser(a.0, b.0), greater(a.1, b.1)))
+    };
+    pool.install(|| {
+        xs.par_chunks(xs.len().div_ceil(*threads))
+            .map(min_max)
+            .reduce(|| (0.0, 0.0), |a, b| (lesser(a.0, b.0), greater(a.1, b.1)))
+    })
 }
 
-fn quantize_par(xs: &[f32], ys: &mut [u8], scale: f32, zero_point: u8, threads: usize) {
+fn quantize_par(
+    xs: &[f32],
+    ys: &mut [u8],
+    scale: f32,
+    zero_point: u8,
+    pool: Option<&(Arc<rayon::ThreadPool>, usize)>,
+) {
     use rayon::prelude::*;
-    if threads <= 1 {
+    let Some((pool, threads)) = pool else {
         return quantize(xs, ys, scale, zero_point);
-    }
-    let chunk = xs.len().div_ceil(threads);
-    xs.par_chunks(chunk)
-        .zip(ys.par_chunks_mut(chunk))
-        .for_each(|(x, y)| quantize(x, y, scale, zero_point));
+    };
+    let chunk = xs.len().div_ceil(*threads);
+    pool.install(|| {
+        xs.par_chunks(chunk)
+            .zip(ys.par_chunks_mut(chunk))
+            .for_each(|(x, y)| quantize(x, y, scale, zero_point))
+    });
 }
 
 /// `b` where it is below `a`; NaN never replaces a value (as tract's fold).
