@@ -31,6 +31,7 @@ fn main() -> anyhow::Result<()> {
     let threads: usize = threads.parse()?;
     let batch: usize = batch.parse()?;
     let runs: usize = runs.parse()?;
+    anyhow::ensure!(runs > 0, "RUNS must be at least 1");
     let tract_ops = rest.iter().any(|a| a == "--tract-ops");
     let dir = file.parent().unwrap_or(Path::new("."));
 

@@ -28,6 +28,7 @@ fn main() -> anyhow::Result<()> {
     };
     let threads: usize = rest.first().map(|s| s.parse()).transpose()?.unwrap_or(1);
     let runs: usize = rest.get(1).map(|s| s.parse()).transpose()?.unwrap_or(20);
+    anyhow::ensure!(runs > 0, "RUNS must be at least 1");
     let batch: usize = rest.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let path = PathBuf::from(path);
     let (spec, input) = match tower.as_str() {
