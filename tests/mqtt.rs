@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,8 +59,13 @@ impl Broker {
             &conf,
             // No cap on queued QoS 1 messages per client (mosquitto's default
             // drops them beyond 1,000): the test measures the device's outbox.
+            // Started as root, mosquitto switches to its own `mosquitto` user,
+            // which cannot write this private folder: it then loses every
+            // session at a restart (and with it what a slow subscriber had not
+            // yet received). `user root` keeps the invoking user; it has no
+            // effect when the test does not run as root.
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 0\n",
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 0\nuser root\n",
                 self.port,
                 self.dir.display()
             ),
@@ -128,10 +134,18 @@ struct Got {
 /// its filters.
 struct Subscriber {
     got: Arc<Mutex<Vec<Got>>>,
+    /// SUBACKs received: the broker holds the subscriptions from the first on.
+    subacks: Arc<Mutex<usize>>,
+    /// CONNACKs that resumed the session the broker kept for this client.
+    resumed: Arc<Mutex<usize>>,
+    /// While set, the client reads nothing (and acknowledges nothing).
+    paused: Arc<AtomicBool>,
     client: Client,
 }
 
 impl Subscriber {
+    /// Connects and returns once the broker acknowledged the subscriptions, so
+    /// nothing the device publishes afterwards can miss them.
     fn start(port: u16, id: &str, filters: &[&str]) -> Self {
         let mut options = MqttOptions::new(id, "127.0.0.1", port);
         options
@@ -141,27 +155,70 @@ impl Subscriber {
         let (client, mut connection) = Client::new(options, 64);
         let got = Arc::new(Mutex::new(Vec::new()));
         let sink = got.clone();
+        let subacks = Arc::new(Mutex::new(0));
+        let subacked = subacks.clone();
+        let resumed = Arc::new(Mutex::new(0));
+        let resumes = resumed.clone();
+        let paused = Arc::new(AtomicBool::new(false));
+        let hold = paused.clone();
+        let count = filters.len();
         let resubscribe = client.clone();
         let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
         std::thread::spawn(move || loop {
+            if hold.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
             match connection.recv() {
                 Ok(Ok(Event::Incoming(Packet::Publish(p)))) => sink.lock().unwrap().push(Got {
                     topic: p.topic.clone(),
                     payload: p.payload.to_vec(),
                 }),
                 Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
-                    if !ack.session_present {
+                    if ack.session_present {
+                        *resumes.lock().unwrap() += 1;
+                    } else {
                         for f in &filters {
                             let _ = resubscribe.try_subscribe(f.clone(), QoS::AtLeastOnce);
                         }
                     }
                 }
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => *subacked.lock().unwrap() += 1,
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) => std::thread::sleep(Duration::from_millis(100)),
                 Err(_) => return,
             }
         });
-        Subscriber { got, client }
+        let sub = Subscriber {
+            got,
+            subacks,
+            resumed,
+            paused,
+            client,
+        };
+        sub.wait_for("the subscriptions", Duration::from_secs(30), |s| {
+            *s.subacks.lock().unwrap() >= count
+        });
+        sub
+    }
+
+    /// Stops or resumes reading. While stopped, the broker has to hold what it
+    /// gets for this client (beyond its in-flight window) in the session, as
+    /// for any consumer slower than the device.
+    fn set_reading(&self, reading: bool) {
+        self.paused.store(!reading, Ordering::SeqCst);
+    }
+
+    /// Waits for the reconnection after a broker restart to resume the session:
+    /// without it the broker forgot the subscriptions and whatever it held for
+    /// this client, and what the device sent before the outage could be lost
+    /// by the broker, not by the device.
+    fn wait_for_resumed_session(&self) {
+        self.wait_for(
+            "the subscriber's session resumed after the broker restart",
+            Duration::from_secs(30),
+            |s| *s.resumed.lock().unwrap() >= 1,
+        );
     }
 
     fn messages(&self) -> Vec<Got> {
@@ -176,12 +233,20 @@ impl Subscriber {
             .collect()
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
+    fn wait_for(&self, what: &str, timeout: Duration, done: impl FnMut(&Self) -> bool) {
+        assert!(self.wait(timeout, done), "timed out waiting for {what}");
+    }
+
+    /// Whether `done` held within `timeout`.
+    fn wait(&self, timeout: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         while !done(self) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        true
     }
 }
 
@@ -246,7 +311,10 @@ fn start_watch(settings: &Path, frames: &Path) -> Child {
         .arg(frames)
         .args(["--labels", LABELS])
         .env("EDGECLIP_MODEL", default_model())
-        .env("RUST_LOG", "edgeclip_mqtt=info")
+        .env(
+            "EDGECLIP_LOG",
+            "edgeclip_mqtt=info,edgeclip::commands::watch=info",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -301,11 +369,18 @@ fn assert_delivered(journal: &[Value], received: &[Value]) {
         }
     }
     let by_id: BTreeMap<String, &Value> = expected.iter().map(|e| (id(e), *e)).collect();
-    let missing: Vec<&String> = by_id.keys().filter(|i| !copies.contains_key(*i)).collect();
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|e| !copies.contains_key(&id(e)))
+        .map(|e| format!("{} {} ({})", seq(e), e["type"], id(e)))
+        .collect();
     assert!(
         missing.is_empty(),
-        "{} journaled events never arrived: {missing:?}",
-        missing.len()
+        "{} of {} journaled events never arrived ({} received, the last journal seq {}): {missing:?}",
+        missing.len(),
+        expected.len(),
+        received.len(),
+        journal.last().map_or(0, seq)
     );
     for (i, e) in &copies {
         assert_eq!(
@@ -330,10 +405,6 @@ fn events_survive_a_broker_outage_in_order() {
     let work = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(work.path());
     let sub = Subscriber::start(broker.port, "e2e-sub-outage", &["e2e/#", "e2e-ha/#"]);
-    sub.wait_for("the subscription", Duration::from_secs(5), |_| {
-        std::thread::sleep(Duration::from_millis(300));
-        true
-    });
     let frames = frames();
     let settings = settings(work.path(), broker.port);
     let mut watch = start_watch(&settings, frames.path());
@@ -343,7 +414,12 @@ fn events_survive_a_broker_outage_in_order() {
         Duration::from_secs(60),
         |s| s.events("e2e/events").len() >= 10,
     );
+    // The broker stops while it holds messages for a lagging subscriber: they
+    // must come back with the session after the restart.
+    sub.set_reading(false);
+    std::thread::sleep(Duration::from_millis(500));
     broker.stop();
+    sub.set_reading(true);
     let before = journal(&work.path().join("journal")).len();
     std::thread::sleep(Duration::from_secs(3));
     let during = journal(&work.path().join("journal")).len();
@@ -352,6 +428,7 @@ fn events_survive_a_broker_outage_in_order() {
         "the device kept tagging while the broker was away ({before} -> {during})"
     );
     broker.restart();
+    sub.wait_for_resumed_session();
     let target = during;
     sub.wait_for(
         "the outage's events replayed",
@@ -362,8 +439,9 @@ fn events_survive_a_broker_outage_in_order() {
     assert!(watch.wait().unwrap().success());
 
     let journal = journal(&work.path().join("journal"));
-    // The clean stop drained the outbox before disconnecting.
-    sub.wait_for("the drained outbox", Duration::from_secs(60), |s| {
+    // The clean stop drained the outbox before disconnecting. On a timeout,
+    // assert_delivered names what is missing.
+    sub.wait(Duration::from_secs(60), |s| {
         let got = s.events("e2e/events");
         journal
             .iter()
@@ -418,7 +496,6 @@ fn a_device_killed_while_the_broker_is_down_loses_nothing() {
     let work = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(work.path());
     let sub = Subscriber::start(broker.port, "e2e-sub-kill", &["e2e/events"]);
-    std::thread::sleep(Duration::from_millis(300));
     let frames = frames();
     let settings = settings(work.path(), broker.port);
     let mut watch = start_watch(&settings, frames.path());
@@ -435,6 +512,7 @@ fn a_device_killed_while_the_broker_is_down_loses_nothing() {
     let mut watch = start_watch(&settings, frames.path());
     std::thread::sleep(Duration::from_secs(2));
     broker.restart();
+    sub.wait_for_resumed_session();
     sub.wait_for("the first run's events", Duration::from_secs(60), |s| {
         let got = s.events("e2e/events");
         after_kill
@@ -451,7 +529,8 @@ fn a_device_killed_while_the_broker_is_down_loses_nothing() {
         "the second run continued the numbering"
     );
     assert!(journal.len() > after_kill.len());
-    sub.wait_for("the drained outbox", Duration::from_secs(60), |s| {
+    // On a timeout, assert_delivered names what is missing.
+    sub.wait(Duration::from_secs(60), |s| {
         let got = s.events("e2e/events");
         journal
             .iter()
@@ -466,7 +545,6 @@ fn home_assistant_coming_online_gets_the_configs_again() {
     let work = tempfile::tempdir().unwrap();
     let broker = Broker::start(work.path());
     let sub = Subscriber::start(broker.port, "e2e-sub-ha", &["e2e-ha/#"]);
-    std::thread::sleep(Duration::from_millis(300));
     let frames = frames();
     let settings = settings(work.path(), broker.port);
     let mut watch = start_watch(&settings, frames.path());
