@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use edgeclip::backend::tract::TractBackend;
-use edgeclip::backend::{DType, Input, LoadOptions, ModelSpec, Outputs, Session};
+use edgeclip::backend::{Input, LoadOptions, Outputs, Session};
 
 mod common;
-use common::input_dims;
+use common::Item;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,43 +35,8 @@ fn main() -> anyhow::Result<()> {
     let tract_ops = rest.iter().any(|a| a == "--tract-ops");
     let dir = file.parent().unwrap_or(Path::new("."));
 
-    let (spec, input) = match tower.as_str() {
-        "image" => {
-            let dims = input_dims(&file)?;
-            let len: usize = dims.iter().product();
-            let item: Vec<f32> = match std::fs::read(dir.join("image_input.bin")) {
-                Ok(bytes) if bytes.len() == 4 * len => bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-                    .collect(),
-                _ => (0..len)
-                    .map(|i| ((i as f32) * 0.0137).sin() * 1.8)
-                    .collect(),
-            };
-            (
-                ModelSpec::batched("image", DType::F32, &dims, &["embedding"]),
-                Data::F32(item.repeat(batch)),
-            )
-        }
-        "text" => {
-            let item: Vec<i64> = match std::fs::read(dir.join("text_input.bin")) {
-                Ok(bytes) if bytes.len() == 8 * 77 => bytes
-                    .chunks_exact(8)
-                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-                    .collect(),
-                _ => {
-                    let mut ids = vec![0i64; 77];
-                    ids[..8].copy_from_slice(&[49406, 320, 1125, 539, 320, 736, 7117, 49407]);
-                    ids
-                }
-            };
-            (
-                ModelSpec::batched("text", DType::I64, &[77], &["embedding"]),
-                Data::I64(item.repeat(batch)),
-            )
-        }
-        other => anyhow::bail!("tower must be image or text, not {other}"),
-    };
+    let (spec, synthetic) = common::tower(&file, tower)?;
+    let input = beside(dir, synthetic).repeat(batch);
 
     let options = LoadOptions {
         threads,
@@ -86,8 +51,8 @@ fn main() -> anyhow::Result<()> {
     };
     let mut out = Outputs::new();
     let run = |session: &mut dyn Session, out: &mut Outputs| match &input {
-        Data::F32(x) => session.run(Input::F32(x), batch, out),
-        Data::I64(x) => session.run(Input::I64(x), batch, out),
+        Item::F32(x) => session.run(Input::F32(x), batch, out),
+        Item::I64(x) => session.run(Input::I64(x), batch, out),
     };
     run(&mut session, &mut out)?;
     let load_s = started.elapsed().as_secs_f64();
@@ -125,19 +90,41 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-enum Data {
-    F32(Vec<f32>),
-    I64(Vec<i64>),
+/// The item in `image_input.bin` / `text_input.bin` in `dir` (little-endian,
+/// as firmware-tools/bench writes them) when it has the synthetic item's
+/// length, else the synthetic item.
+fn beside(dir: &Path, synthetic: Item) -> Item {
+    match synthetic {
+        Item::F32(x) => Item::F32(
+            read_le(&dir.join("image_input.bin"), f32::from_le_bytes)
+                .filter(|v| v.len() == x.len())
+                .unwrap_or(x),
+        ),
+        Item::I64(x) => Item::I64(
+            read_le(&dir.join("text_input.bin"), i64::from_le_bytes)
+                .filter(|v| v.len() == x.len())
+                .unwrap_or(x),
+        ),
+    }
 }
 
 /// onnxruntime's embedding for the first item, `<file stem>.ort.bin` beside FILE.
 fn reference(file: &Path) -> Option<Vec<f32>> {
     let stem = file.file_name()?.to_str()?.strip_suffix(".onnx")?;
-    let bytes = std::fs::read(file.with_file_name(format!("{stem}.ort.bin"))).ok()?;
+    read_le(
+        &file.with_file_name(format!("{stem}.ort.bin")),
+        f32::from_le_bytes,
+    )
+}
+
+/// The little-endian values of `N` bytes each that `path` holds, if it can be
+/// read and holds a whole number of them.
+fn read_le<T, const N: usize>(path: &Path, from: fn([u8; N]) -> T) -> Option<Vec<T>> {
+    let bytes = std::fs::read(path).ok().filter(|b| b.len() % N == 0)?;
     Some(
         bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .chunks_exact(N)
+            .map(|b| from(b.try_into().expect("N bytes")))
             .collect(),
     )
 }

@@ -14,12 +14,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use edgeclip::backend::tract::TractBackend;
-use edgeclip::backend::{DType, LoadOptions, ModelSpec};
+use edgeclip::backend::LoadOptions;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::eval;
 
 mod common;
-use common::input_dims;
+use common::Item;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,26 +31,11 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(runs > 0, "RUNS must be at least 1");
     let batch: usize = rest.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let path = PathBuf::from(path);
-    let (spec, input) = match tower.as_str() {
-        "image" => {
-            let dims = input_dims(&path)?;
-            let shape: Vec<usize> = std::iter::once(batch).chain(dims.iter().copied()).collect();
-            (
-                ModelSpec::batched("image", DType::F32, &dims, &["embedding"]),
-                tensor_f32(&shape),
-            )
-        }
-        "text" => {
-            let mut ids = vec![0i64; 77];
-            ids[..8].copy_from_slice(&[49406, 320, 1125, 539, 320, 736, 7117, 49407]);
-            let spec = ModelSpec::batched("text", DType::I64, &[77], &["embedding"]);
-            (
-                spec,
-                tract_ndarray::Array2::from_shape_vec((batch, 77), ids.repeat(batch))?
-                    .into_tensor(),
-            )
-        }
-        other => anyhow::bail!("tower must be image or text, not {other}"),
+    let (spec, item) = common::tower(&path, tower)?;
+    let shape = spec.input.concrete(batch);
+    let input = match item.repeat(batch) {
+        Item::F32(x) => tract_ndarray::ArrayD::from_shape_vec(shape, x)?.into_tensor(),
+        Item::I64(x) => tract_ndarray::ArrayD::from_shape_vec(shape, x)?.into_tensor(),
     };
     let options = LoadOptions {
         threads,
@@ -146,15 +131,4 @@ fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// A deterministic, image-like input: smooth values in about [-2, 2].
-fn tensor_f32(shape: &[usize]) -> Tensor {
-    let len: usize = shape.iter().product();
-    let data: Vec<f32> = (0..len)
-        .map(|i| ((i as f32) * 0.0137).sin() * 1.8)
-        .collect();
-    tract_ndarray::ArrayD::from_shape_vec(shape, data)
-        .expect("shape and length agree")
-        .into_tensor()
 }
