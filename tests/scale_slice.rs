@@ -10,6 +10,7 @@ use std::time::Instant;
 use edgeclip::backend::{DType, Input, ModelSpec};
 use edgeclip::backend::{Engine, Outputs};
 use edgeclip_e2e::{cosine, read_f32, root};
+use edgeclip_kernels::int8::Isa;
 
 fn slice_dir() -> PathBuf {
     let dir = root().join("target").join("scale-slice");
@@ -57,9 +58,20 @@ fn int8_slice_matches_onnxruntime() {
     check("int8", 0.9998);
 }
 
+/// Which operators a slice plan runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Ops {
+    /// tract's own everywhere.
+    TractOnly,
+    /// This crate's operators, int8 products on the kernel chosen for this CPU.
+    Edgeclip,
+    /// This crate's operators with int8 products on `isa`, or on tract's own.
+    Int8Kernel(Option<Isa>),
+}
+
 /// The slice's embedding on tract with and without this crate's operators
 /// (`backend::tract::ops`), and the optimized plan's operator names.
-fn embed_with(precision: &str, threads: usize, tract_ops_only: bool) -> (Vec<f32>, Vec<String>) {
+fn embed_with(precision: &str, threads: usize, with: Ops) -> (Vec<f32>, Vec<String>) {
     use edgeclip::backend::tract::TractBackend;
     use edgeclip::backend::{LoadOptions, Session};
     let dir = slice_dir();
@@ -75,10 +87,10 @@ fn embed_with(precision: &str, threads: usize, tract_ops_only: bool) -> (Vec<f32
             &options,
         )
         .unwrap();
-    let mut session = if tract_ops_only {
-        session.with_tract_ops_only()
-    } else {
-        session
+    let mut session = match with {
+        Ops::TractOnly => session.with_tract_ops_only(),
+        Ops::Edgeclip => session,
+        Ops::Int8Kernel(isa) => session.with_int8_kernel(isa).unwrap(),
     };
     let input = read_f32(&dir.join("input.bin"));
     let mut out = Outputs::new();
@@ -108,8 +120,8 @@ fn count(ops: &[String], prefix: &str) -> usize {
 #[test]
 fn edgeclip_softmax_keeps_the_fp32_result() {
     for threads in [1, 2] {
-        let (ours, ops) = embed_with("fp32", threads, false);
-        let (tracts, tract_ops) = embed_with("fp32", threads, true);
+        let (ours, ops) = embed_with("fp32", threads, Ops::Edgeclip);
+        let (tracts, tract_ops) = embed_with("fp32", threads, Ops::TractOnly);
         let cos = cosine(&ours, &tracts);
         println!("fp32, {threads} thread(s): cosine to tract's own operators {cos:.10}");
         assert!(cos >= 0.999_999_9, "{threads} thread(s): cosine {cos}");
@@ -126,8 +138,8 @@ fn edgeclip_softmax_keeps_the_fp32_result() {
 fn edgeclip_operators_keep_the_int8_result() {
     let expected = read_f32(&slice_dir().join("int8.ort.bin"));
     for threads in [1, 2] {
-        let (ours, ops) = embed_with("int8", threads, false);
-        let (tracts, tract_ops) = embed_with("int8", threads, true);
+        let (ours, ops) = embed_with("int8", threads, Ops::Edgeclip);
+        let (tracts, tract_ops) = embed_with("int8", threads, Ops::TractOnly);
         let (cos_ours, cos_tract) = (cosine(&ours, &expected), cosine(&tracts, &expected));
         println!(
             "int8, {threads} thread(s): cosine vs onnxruntime {cos_ours:.8} (tract's own operators {cos_tract:.8})"
@@ -141,17 +153,58 @@ fn edgeclip_operators_keep_the_int8_result() {
         assert_eq!(count(&ops, "EdgeclipRowSoftmax"), 2);
         assert_eq!(count(&ops, "DynamicQuantizeLinearU8"), 0);
         assert_eq!(count(&tract_ops, "DynamicQuantizeLinearU8"), 9);
-        // The same i32-accumulating (int8) products as tract's own plan, at
-        // least one per quantized MatMul (tract splits some).
-        let int8_products = |ops: &[String]| {
+        // Every quantized product stays int8: tract's i32-accumulating
+        // kernels (at least one per quantized MatMul; tract splits some) in
+        // its own plan, and in ours the project's kernel where one is written
+        // for this CPU, else tract's with the one-pass epilogue.
+        let tract_products = |ops: &[String]| {
             ops.iter()
                 .filter(|o| o.starts_with("OptMatMul") && o.contains("_i32_"))
                 .count()
         };
-        assert!(int8_products(&ops) >= 9, "{ops:#?}");
-        assert_eq!(int8_products(&ops), int8_products(&tract_ops));
-        // Each product's epilogue (cast, scale, bias) is one pass.
-        assert_eq!(count(&ops, "EdgeclipDequantizeAffine"), int8_products(&ops));
+        assert!(tract_products(&tract_ops) >= 9, "{tract_ops:#?}");
         assert_eq!(count(&tract_ops, "EdgeclipDequantizeAffine"), 0);
+        assert_eq!(count(&tract_ops, "EdgeclipInt8MatMul"), 0);
+        match Isa::selected().unwrap() {
+            Some(isa) => {
+                let products = count(&ops, "EdgeclipInt8MatMul");
+                assert!(products >= 9, "{ops:#?}");
+                assert_eq!(tract_products(&ops), 0, "{ops:#?}");
+                let on_isa = ops.iter().filter(|o| o.contains(isa.name()));
+                assert_eq!(on_isa.count(), products, "{ops:#?}");
+            }
+            None => {
+                assert_eq!(tract_products(&ops), tract_products(&tract_ops));
+                assert_eq!(
+                    count(&ops, "EdgeclipDequantizeAffine"),
+                    tract_products(&ops)
+                );
+            }
+        }
+    }
+}
+
+/// At ViT-B/32 width (products up to 50 × 768 × 3072, split over threads by
+/// rows), every int8 kernel this CPU has gives the embedding tract's own int8
+/// products give, bit for bit.
+#[test]
+fn every_int8_kernel_gives_tracts_own_products_bit_for_bit() {
+    for threads in [1, 2] {
+        let (tracts, _) = embed_with("int8", threads, Ops::Int8Kernel(None));
+        for isa in Isa::available() {
+            let (ours, ops) = embed_with("int8", threads, Ops::Int8Kernel(Some(isa)));
+            assert!(count(&ops, "EdgeclipInt8MatMul") >= 9, "{ops:#?}");
+            let differ = ours
+                .iter()
+                .zip(&tracts)
+                .filter(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(
+                differ.count(),
+                0,
+                "{} kernel, {threads} thread(s): embedding differs from tract's products",
+                isa.name()
+            );
+            println!("{} kernel, {threads} thread(s): bit for bit", isa.name());
+        }
     }
 }

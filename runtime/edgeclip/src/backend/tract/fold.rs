@@ -12,6 +12,8 @@ use tract_onnx::tract_core::ops::konst::Const;
 use tract_onnx::tract_core::ops::source::TypedSource;
 use tract_onnx::tract_core::optim::{Optimizer, TypedPass};
 
+use super::ops::FastOps;
+
 /// Largest folded output accepted, whatever the inputs' size.
 const FOLD_BUDGET: u64 = 256 << 20;
 
@@ -103,12 +105,12 @@ pub fn declutter(mut model: TypedModel) -> TractResult<TypedModel> {
 }
 
 /// tract's codegen with [`FoldWeights`] run first and, with `fast_ops`, this
-/// crate's operators swapped in ([`super::ops::FastOps`]): kernel selection and
-/// weight packing for this machine.
-pub fn codegen(mut model: TypedModel, fast_ops: bool) -> TractResult<TypedModel> {
+/// crate's operators swapped in ([`super::ops::FastOps`], int8 products on
+/// `int8`'s kernel): kernel selection and weight packing for this machine.
+pub fn codegen(mut model: TypedModel, fast_ops: Option<FastOps>) -> TractResult<TypedModel> {
     let mut codegen = Optimizer::codegen();
-    if fast_ops {
-        codegen.add_pass(0, Box::<super::ops::FastOps>::default());
+    if let Some(fast_ops) = fast_ops {
+        codegen.add_pass(0, Box::new(fast_ops));
     }
     codegen.add_pass(0, Box::<FoldWeights>::default());
     codegen.session().optimize(&mut model)?;

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use edgeclip_kernels::int8::{Isa, ISA_ENV};
 use tract_onnx::prelude::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -92,6 +93,10 @@ impl TractBackend {
         };
         log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
+        let int8 = Isa::selected().map_err(|e| Error::Backend {
+            backend: NAME,
+            message: format!("{ISA_ENV}: {e}"),
+        })?;
         let executor = (options.threads > 1).then(|| executor(options.threads, &options.cores));
         Ok(TractSession {
             path: path.to_owned(),
@@ -101,6 +106,7 @@ impl TractBackend {
             plans: HashMap::new(),
             order: Vec::new(),
             fast_ops: true,
+            int8,
         })
     }
 }
@@ -241,6 +247,8 @@ pub struct TractSession {
     order: Vec<usize>,
     /// Whether plans use this crate's operators ([`ops`]) where they apply.
     fast_ops: bool,
+    /// The kernel of int8 weight products (`None`: tract's own).
+    int8: Option<Isa>,
 }
 
 impl TractSession {
@@ -251,6 +259,24 @@ impl TractSession {
         self.plans.clear();
         self.order.clear();
         self
+    }
+
+    /// Plans built from now on run int8 weight products on `isa`'s kernel
+    /// (`None`: on tract's own), whatever [`ISA_ENV`] says: how tests and
+    /// benchmarks reach every kernel this CPU has.
+    pub fn with_int8_kernel(mut self, isa: Option<Isa>) -> Result<Self> {
+        if let Some(isa) = isa.filter(|i| !i.is_available()) {
+            return Err(self.backend_error(edgeclip_kernels::int8::Error::Unsupported(isa)));
+        }
+        self.int8 = isa;
+        self.plans.clear();
+        self.order.clear();
+        Ok(self)
+    }
+
+    /// The kernel int8 weight products run on (`None`: tract's own).
+    pub fn int8_kernel(&self) -> Option<Isa> {
+        self.int8.filter(|_| self.fast_ops)
     }
 
     /// The optimized tract plan for `batch` items (built on first use): what a
@@ -376,7 +402,8 @@ impl TractSession {
         phase.done("typed");
         let typed = fold::declutter(typed)?;
         phase.done("decluttered");
-        let typed = codegen_knobs()?.enter(|| fold::codegen(typed, self.fast_ops))?;
+        let typed = codegen_knobs()?
+            .enter(|| fold::codegen(typed, self.fast_ops.then(|| ops::FastOps::new(self.int8))))?;
         phase.done("optimized");
         // The pool is given per run (`run_state`), so the probe can time both.
         let plan = typed.into_runnable()?;

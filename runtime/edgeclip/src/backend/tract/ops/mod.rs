@@ -3,36 +3,44 @@
 //! optimizer pass): no fork of the engine.
 //!
 //! Each replacement computes what the operator it replaces defines; the
-//! rewrite runs on the decluttered graph, before tract's codegen, so tract's
-//! own kernels (the int8 matrix products included) are chosen as before.
+//! rewrite runs on the decluttered graph, before tract's codegen. The int8
+//! weight products run on the project's own kernels ([`Int8MatMul`]) where one
+//! is written for this CPU, else on tract's as before.
 
 mod dequantize;
+mod int8_matmul;
 mod quantize;
 mod softmax;
 
 pub use dequantize::DequantizeAffine;
+pub use int8_matmul::Int8MatMul;
 pub use quantize::DynamicQuantize;
 pub use softmax::RowSoftmax;
 
 use std::sync::Arc;
 
+use edgeclip_kernels::int8::{Int8Linear, Isa};
 use tract_linalg::multithread::{current_tract_executor, Executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::DimLike;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
+use tract_onnx::tract_core::ops::change_axes::AxisOp;
+use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::nn::{Softmax, SoftmaxKind};
 use tract_onnx::tract_core::optim::{OptimizerSession, TypedPass};
 
-/// Elements per thread below which splitting a pass costs more than it saves.
+/// Elements per thread below which splitting an element-wise pass costs more
+/// than it saves.
 const PER_THREAD: usize = 128 * 1024;
 
-/// tract's pool and how many of its threads a pass over `len` elements should
-/// use, when that is more than one (the run's executor, see `run_state`).
-fn pool_for(len: usize) -> Option<(Arc<rayon::ThreadPool>, usize)> {
+/// tract's pool and how many of its threads a pass over `work` units should
+/// use, at least `per_thread` each, when that is more than one (the run's
+/// executor, see `run_state`).
+fn pool_for(work: usize, per_thread: usize) -> Option<(Arc<rayon::ThreadPool>, usize)> {
     match current_tract_executor() {
         Executor::MultiThread(pool) => {
-            let threads = pool.current_num_threads().min(len / PER_THREAD);
+            let threads = pool.current_num_threads().min(work / per_thread);
             (threads > 1).then_some((pool, threads))
         }
         _ => None,
@@ -40,15 +48,26 @@ fn pool_for(len: usize) -> Option<(Arc<rayon::ThreadPool>, usize)> {
 }
 
 /// Swaps tract's `DynamicQuantizeLinearU8` and last-axis f32 `Softmax` for
-/// [`DynamicQuantize`] and [`RowSoftmax`], and an int8 product's epilogue
-/// (`Cast` i32 to f32, `Mul` by a scalar, optionally `Add` of a bias row) for
-/// [`DequantizeAffine`].
+/// [`DynamicQuantize`] and [`RowSoftmax`], and an int8 product with its
+/// epilogue (`Cast` i32 to f32, `Mul` by a scalar, optionally `Add` of a bias
+/// row) for [`Int8MatMul`] on `int8`'s kernel, or without one, the epilogue
+/// alone for [`DequantizeAffine`].
 #[derive(Clone, Debug, Default)]
-pub struct FastOps(usize);
+pub struct FastOps {
+    next: usize,
+    int8: Option<Isa>,
+}
+
+impl FastOps {
+    /// The rewrite, with int8 products on `int8`'s kernel (`None`: tract's).
+    pub fn new(int8: Option<Isa>) -> Self {
+        Self { next: 0, int8 }
+    }
+}
 
 impl TypedPass for FastOps {
     fn reset(&mut self) -> TractResult<()> {
-        self.0 = 0;
+        self.next = 0;
         Ok(())
     }
 
@@ -57,8 +76,8 @@ impl TypedPass for FastOps {
         _session: &mut OptimizerSession,
         model: &TypedModel,
     ) -> TractResult<Option<TypedModelPatch>> {
-        for node in &model.nodes[self.0..] {
-            self.0 = node.id + 1;
+        for node in &model.nodes[self.next..] {
+            self.next = node.id + 1;
             // tract-onnx keeps its operator private: it is known by name.
             if node.op().name() == "DynamicQuantizeLinearU8" {
                 let facts = model.node_input_facts(node.id)?;
@@ -72,7 +91,7 @@ impl TypedPass for FastOps {
                     .map(Some);
                 }
             }
-            if let Some(patch) = dequantize_epilogue(model, node)? {
+            if let Some(patch) = dequantize_epilogue(model, node, self.int8)? {
                 return Ok(Some(patch));
             }
             if let Some(softmax) = node.op_as::<Softmax>() {
@@ -112,10 +131,13 @@ fn binary_with(node: &TypedNode, name: &str, from: OutletId) -> Option<OutletId>
 }
 
 /// `Cast(i32 -> f32) -> Mul(scalar) [-> Add(bias row)]` from `node` (the
-/// cast), as one [`DequantizeAffine`].
+/// cast): with `int8` and an int8 weight product feeding the cast, the product
+/// and all of it as one [`Int8MatMul`]; otherwise the epilogue as one
+/// [`DequantizeAffine`].
 fn dequantize_epilogue(
     model: &TypedModel,
     node: &TypedNode,
+    int8: Option<Isa>,
 ) -> TractResult<Option<TypedModelPatch>> {
     let Some(cast) = node.op_as::<Cast>() else {
         return Ok(None);
@@ -160,20 +182,139 @@ fn dequantize_epilogue(
             }),
         None => None,
     };
+    let last = bias.as_ref().map_or(mul, |(add, _)| *add);
     let mut patch = TypedModelPatch::default();
-    let mut inputs = patch.taps(model, &[node.inputs[0], scale])?;
-    let last = match &bias {
-        Some((add, row)) => {
+    let product = match int8 {
+        Some(isa) => weight_product(model, node.inputs[0])?
+            .filter(|p| p.weight.shape()[1] == n)
+            .map(|p| (isa, p)),
+        None => None,
+    };
+    let wire = if let Some((isa, product)) = product {
+        let plain = product.weight.try_as_plain_ram()?;
+        let bias = bias
+            .as_ref()
+            .map(|(_, row)| row.try_as_plain_ram())
+            .transpose()?;
+        let linear = Int8Linear::new(
+            isa,
+            plain.as_slice::<i8>()?,
+            product.k,
+            n,
+            product.zero_point,
+            bias.as_ref().map(|b| b.as_slice::<f32>()).transpose()?,
+        )?;
+        let inputs = patch.taps(model, &[product.a, product.a_zero_point, scale])?;
+        let op = Int8MatMul {
+            linear: Arc::new(linear),
+        };
+        let mut wire = patch.wire_node(&last.name, op, &inputs)?[0];
+        for &axis in product.dropped.iter().rev() {
+            let name = format!("{}.rm-{axis}", last.name);
+            wire = patch.wire_node(name, AxisOp::Rm(axis), &[wire])?[0];
+        }
+        wire
+    } else {
+        let mut inputs = patch.taps(model, &[node.inputs[0], scale])?;
+        if let Some((add, row)) = &bias {
             let flat = row.clone().into_tensor().into_shape(&[n])?;
             inputs.push(patch.add_const(format!("{}.bias", add.name), flat)?);
-            *add
         }
-        None => mul,
+        let op = DequantizeAffine {
+            bias: bias.is_some(),
+        };
+        patch.wire_node(&last.name, op, &inputs)?[0]
     };
-    let op = DequantizeAffine {
-        bias: bias.is_some(),
-    };
-    let wire = patch.wire_node(&last.name, op, &inputs)?[0];
     patch.shunt_outside(model, last.id.into(), wire)?;
     Ok(Some(patch))
+}
+
+/// What [`Int8MatMul`] takes over from an int8 weight product.
+struct WeightProduct {
+    /// The u8 activation and its zero point (from the dynamic quantization).
+    a: OutletId,
+    a_zero_point: OutletId,
+    /// The constant `k × n` i8 weight and its zero point.
+    weight: Arc<Tensor>,
+    zero_point: i8,
+    k: usize,
+    /// Unit axes of `a` the product's output does not have.
+    dropped: Vec<usize>,
+}
+
+/// The int8 product whose i32 output is `acc`, when it is a plain
+/// `a[.., k] · w[k, n]` (what tract-onnx makes of `MatMulInteger`) of a u8
+/// activation with a constant i8 weight, scalar zero points, no bias and unit
+/// scales, and `acc` goes nowhere but the epilogue.
+fn weight_product(model: &TypedModel, acc: OutletId) -> TractResult<Option<WeightProduct>> {
+    let node = model.node(acc.node);
+    let Some(op) = node.op_as::<EinSum>() else {
+        return Ok(None);
+    };
+    if acc.slot != 0
+        || op.q_params != Some(i32::datum_type())
+        || node.inputs.len() != 9
+        || model.outlet_successors(acc).len() != 1
+    {
+        return Ok(None);
+    }
+    // The axes: `a` is any prefix then k, the weight exactly (k, n), the output
+    // the same prefix then n; zero points and scales are scalars.
+    let (ins, outs) = op.axes.to_strs();
+    let w_axes: Vec<char> = ins[1].chars().collect();
+    let [k_axis, n_axis] = w_axes[..] else {
+        return Ok(None);
+    };
+    let Some(prefix) = ins[0].strip_suffix(k_axis) else {
+        return Ok(None);
+    };
+    // tract drops unit axes of `a` from the output: the rows keep their order.
+    let facts = model.node_input_facts(node.id)?;
+    let dropped: Vec<usize> = prefix
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| !outs[0].contains(*c))
+        .map(|(i, _)| i)
+        .collect();
+    let kept: String = prefix.chars().filter(|c| outs[0].contains(*c)).collect();
+    if prefix.contains(n_axis)
+        || prefix.contains(k_axis)
+        || outs[0] != format!("{kept}{n_axis}")
+        || !dropped.iter().all(|&i| facts[0].shape[i].is_one())
+        || ins[2..].iter().any(|s| !s.is_empty())
+    {
+        return Ok(None);
+    }
+    let scalar = |i: usize, want: f64| -> bool {
+        facts[i]
+            .konst
+            .as_ref()
+            .and_then(|t| t.cast_to_scalar::<f64>().ok())
+            .is_some_and(|v| v == want)
+    };
+    // Inputs 2..=8: bias, a zero point, a scale, w zero point, w scale, c zero
+    // point, c scale (tract-onnx's MatMulInteger wiring).
+    if facts[0].datum_type != u8::datum_type()
+        || facts[3].datum_type != u8::datum_type()
+        || !(scalar(2, 0.0) && scalar(4, 1.0) && scalar(6, 1.0) && scalar(7, 0.0) && scalar(8, 1.0))
+    {
+        return Ok(None);
+    }
+    let (Some(weight), Some(w_zero)) = (&facts[1].konst, &facts[5].konst) else {
+        return Ok(None);
+    };
+    if weight.datum_type() != i8::datum_type() || weight.rank() != 2 {
+        return Ok(None);
+    }
+    let Ok(zero_point) = i8::try_from(w_zero.cast_to_scalar::<i32>()?) else {
+        return Ok(None);
+    };
+    Ok(Some(WeightProduct {
+        a: node.inputs[0],
+        a_zero_point: node.inputs[3],
+        weight: weight.clone(),
+        zero_point,
+        k: weight.shape()[0],
+        dropped,
+    }))
 }

@@ -42,7 +42,7 @@ impl EvalOp for DynamicQuantize {
         let input = inputs[0].cast_to::<f32>()?;
         let xs = input.try_as_plain_ram()?;
         let xs = xs.as_slice::<f32>()?;
-        let pool = super::pool_for(xs.len());
+        let pool = super::pool_for(xs.len(), super::PER_THREAD);
         let (min, max) = min_max_par(xs, pool.as_ref());
         let (scale, zero_point) = scale_and_zero_point(min, max);
         let mut out = Tensor::zero_dt(u8::datum_type(), input.shape())?;

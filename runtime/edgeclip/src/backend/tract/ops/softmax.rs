@@ -41,7 +41,7 @@ impl EvalOp for RowSoftmax {
         {
             let mut plain = tensor.try_as_plain_ram_mut()?;
             let data = plain.as_slice_mut::<f32>()?;
-            match super::pool_for(data.len()) {
+            match super::pool_for(data.len(), super::PER_THREAD) {
                 Some((pool, threads)) => {
                     use rayon::prelude::*;
                     let per = (data.len() / row).div_ceil(threads) * row;
