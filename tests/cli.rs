@@ -462,3 +462,39 @@ fn check_names_a_truncated_reference_file() {
     let err = stderr(&out);
     assert!(err.contains("tokens.i64.bin"), "{err}");
 }
+
+/// `EDGECLIP_INT8_ISA` forces the int8 kernel: each one this CPU has (and
+/// `none`, tract's own product) gives the same classification JSON; a name
+/// that is not a kernel is an error naming the variable, exit 2.
+#[test]
+fn the_int8_kernel_can_be_forced_and_a_wrong_name_is_refused() {
+    let classify = |isa: &str| {
+        edgeclip()
+            .env("EDGECLIP_INT8_ISA", isa)
+            .args(["--precision", "int8", "--json", "classify"])
+            .args(samples())
+            .arg("--labels-file")
+            .arg(labels_file())
+            .output()
+            .unwrap()
+    };
+    let reference = classify("none");
+    assert!(reference.status.success(), "{}", stderr(&reference));
+    let mut kernels: Vec<&str> = edgeclip_kernels::int8::Isa::available()
+        .into_iter()
+        .map(|i| i.name())
+        .collect();
+    kernels.push("");
+    for isa in kernels {
+        let out = classify(isa);
+        assert!(out.status.success(), "{isa}: {}", stderr(&out));
+        assert_eq!(stdout(&out), stdout(&reference), "kernel {isa:?}");
+    }
+    let out = classify("sse9");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("EDGECLIP_INT8_ISA") && err.contains("sse9"),
+        "{err}"
+    );
+}

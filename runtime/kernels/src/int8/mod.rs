@@ -38,7 +38,8 @@ pub enum Isa {
 }
 
 /// Environment variable that forces one kernel (its [`Isa::name`]), so one
-/// machine can test and benchmark every path it can run.
+/// machine can test and benchmark every path it can run; `none` leaves int8
+/// products to the engine's own kernels.
 pub const ISA_ENV: &str = "EDGECLIP_INT8_ISA";
 
 /// Why an int8 product cannot be set up or run.
@@ -72,7 +73,7 @@ impl fmt::Display for Error {
             }
             Error::UnknownIsa(name) => write!(
                 f,
-                "unknown int8 kernel `{name}` (known: {})",
+                "unknown int8 kernel `{name}` (known: {}, or none)",
                 Isa::ALL.map(Isa::name).join(", ")
             ),
         }
@@ -148,10 +149,12 @@ impl Isa {
     }
 
     /// The kernel to use here: the one [`ISA_ENV`] names, else the best one
-    /// written for this CPU; `Ok(None)` when there is none but the portable
-    /// one (aarch64 today), so callers keep their engine's own product.
+    /// written for this CPU; `Ok(None)` when it says `none`, or when there is
+    /// no kernel but the portable one (aarch64 today), so callers keep their
+    /// engine's own product.
     pub fn selected() -> Result<Option<Isa>, Error> {
         match std::env::var(ISA_ENV) {
+            Ok(name) if name == "none" => Ok(None),
             Ok(name) if !name.is_empty() => {
                 let isa = Isa::from_name(&name)?;
                 if !isa.is_available() {
