@@ -103,6 +103,39 @@ fn check_matches_onnxruntime_on_target() {
     }
 }
 
+/// The project's NEON int8 kernel, forced on the target (`EDGECLIP_INT8_ISA`),
+/// gives the embeddings tract's own int8 products give there, to the last
+/// printed digit (two images and two prompts: emulated runs are slow).
+#[test]
+#[ignore = "needs EDGECLIP_CROSS_BIN; run firmware-tools/cross/test-aarch64.sh"]
+fn the_neon_int8_kernel_gives_tracts_products_on_target() {
+    let target = target_name();
+    if target != "aarch64" {
+        println!("SKIPPED: the NEON kernel is for aarch64, not {target}");
+        return;
+    }
+    let embed = |isa: &str, what: &str| {
+        let mut cmd = target_edgeclip();
+        cmd.env("EDGECLIP_INT8_ISA", isa)
+            .args(["embed", what, "--json", "--precision", "int8"]);
+        match what {
+            "image" => cmd.args(samples().iter().take(2)),
+            _ => cmd.args(["a photo of a red circle.", "a blue square."]),
+        };
+        String::from_utf8(run(&mut cmd).stdout).unwrap()
+    };
+    for what in ["image", "text"] {
+        let neon = embed("neon", what);
+        assert_eq!(neon.lines().count(), 2, "{neon}");
+        assert_eq!(
+            neon,
+            embed("none", what),
+            "{what}: neon vs tract's products"
+        );
+        println!("{target} {what} int8: the NEON kernel equals tract's products");
+    }
+}
+
 #[test]
 #[ignore = "needs EDGECLIP_CROSS_BIN; run firmware-tools/cross/test-aarch64.sh"]
 fn embeddings_match_the_host_build() {

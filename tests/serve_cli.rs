@@ -84,6 +84,37 @@ fn answers_where_a_named_object_is_in_the_newest_frame_and_stops_on_sigterm() {
     assert!(status.success(), "serve exited with {status}");
 }
 
+/// Looping files without `--fps` play at a camera's rate (30 fps), not as fast
+/// as they decode: the server serves the newest frame only.
+#[test]
+fn looping_files_without_fps_are_paced() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&samples()[0], dir.path().join("frame.png")).unwrap();
+    let frames = dir.path().join("frame.png");
+    let server = Server::start(&["--files", frames.to_str().unwrap(), "--loop"], &[]);
+    let frames_now = || {
+        get(&format!("{}/v1/health", server.url)).1["source"]["frames"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let mut first = 0;
+    for _ in 0..100 {
+        first = frames_now();
+        if first > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let started = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let played = frames_now() - first;
+    let fps = played as f64 / started.elapsed().as_secs_f64();
+    println!("looping files without --fps: {played} frames in 2 s ({fps:.1} fps)");
+    // Unpaced, this 64x64 PNG decoded at thousands per second.
+    assert!(played > 10 && fps <= 33.0, "{played} frames, {fps:.1} fps");
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn posted_images_are_answered_without_a_frame_source() {
     let server = Server::start(&[], &[]);

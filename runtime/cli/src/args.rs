@@ -159,7 +159,8 @@ pub struct ServeArgs {
     /// Camera: the pixel format to ask for.
     #[arg(long, value_enum, requires = "camera")]
     pub pixel_format: Option<CameraFormatArg>,
-    /// Camera: the frame rate to ask for. Files: the rate to play them at.
+    /// Camera: the frame rate to ask for. Files: the rate to play them at
+    /// (looping files without it play at 30).
     #[arg(long, value_name = "FPS")]
     pub fps: Option<f64>,
     /// Files: start again after the last one.

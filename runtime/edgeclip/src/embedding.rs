@@ -120,7 +120,7 @@ impl Embeddings {
 /// Scales `row` to unit L2 norm in place. A row of zeros or non-finite values has
 /// no direction: it is left as it is and its norm returned as the error.
 pub fn normalize(row: &mut [f32]) -> std::result::Result<(), f32> {
-    let norm = edgeclip_match::kernel::dot_f32(row, row).sqrt();
+    let norm = edgeclip_kernels::vector::dot_f32(row, row).sqrt();
     if !(norm.is_finite() && norm > 0.0) {
         return Err(norm);
     }

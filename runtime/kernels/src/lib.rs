@@ -1,6 +1,9 @@
 //! Numeric kernels of the edgeclip runtime, with no knowledge of models or engines.
 //!
-//! [`int8`] is the int8 matrix product behind every quantized linear layer of
+//! [`vector`] holds the dot products of stored label rows with a query (f32,
+//! f16, int8), the bounded exponential and the shifted sum of exponentials the
+//! softmaxes use: plain Rust that LLVM vectorizes, compiled twice on x86-64
+//! (baseline and AVX2, chosen at run time). [`int8`] is the int8 matrix product behind every quantized linear layer of
 //! a CLIP encoder: weights packed once at load with their column sums,
 //! activations (u8 with a zero point, as ONNX's `DynamicQuantizeLinear` makes
 //! them) packed per call, i32 accumulation and the dequantizing epilogue
@@ -19,8 +22,10 @@
 //! assert_eq!(y, [2.5, -0.5, 1.5, -2.0]);
 //! ```
 //!
-//! `unsafe` here is confined to the x86 micro-kernels (`int8/x86.rs`): CPU
-//! intrinsics are `unsafe` to call, and each call site states why it is sound.
+//! `unsafe` here is confined to the micro-kernels (`int8/x86.rs`,
+//! `int8/neon.rs`): CPU intrinsics are `unsafe` to call, and each call site
+//! states why it is sound.
 #![deny(missing_docs)]
 
 pub mod int8;
+pub mod vector;

@@ -51,7 +51,8 @@
 #![deny(unsafe_code)]
 
 mod error;
-pub mod kernel;
+/// The dot, score and exponential kernels, from the kernels crate.
+pub use edgeclip_kernels::vector as kernel;
 mod matcher;
 mod score;
 pub mod softmax;

@@ -109,6 +109,11 @@ fn read_token(path: &Path) -> Result<String> {
 
 type Feed = Option<std::thread::JoinHandle<()>>;
 
+/// The pace of looping files when `--fps` does not set one: a camera's rate.
+/// The server only ever serves the newest frame, so decoding faster than a
+/// camera would deliver spends a core on frames nobody reads.
+const LOOPED_FILES_FPS: f64 = 30.0;
+
 /// Opens the frame source the flags name (if any) on its capture thread.
 fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSlot>, Feed)> {
     let pace = args.fps.map(|fps| {
@@ -128,6 +133,8 @@ fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSl
             (SourceKind::Camera, Box::new(camera), Some(rx), None)
         } else if let Some(spec) = &args.files {
             let files = ImageFiles::open(spec)?.looped(args.looped);
+            let looped_pace = Duration::from_secs_f64(1.0 / LOOPED_FILES_FPS);
+            let pace = pace.or(args.looped.then_some(looped_pace));
             (SourceKind::Files, Box::new(files), None, pace)
         } else if let (Some(size), Some(pix)) = (&args.raw, args.pix) {
             let (width, height) = parse_size(size)?;

@@ -14,6 +14,8 @@
 //! instruction on the hot path saturates: the AVX2 kernel multiplies 16-bit
 //! values pairwise into 32 bits (`vpmaddwd`), never `vpmaddubsw`.
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -35,6 +37,9 @@ pub enum Isa {
     AvxVnni,
     /// x86-64 AVX-512 VNNI (512-bit `vpdpbusd`).
     Avx512Vnni,
+    /// aarch64 NEON without the dot-product extension: 16-bit products
+    /// widened to 32 (`smlal` by lane), as on the Cortex-A72 (Raspberry Pi 4).
+    Neon,
 }
 
 /// Environment variable that forces one kernel (its [`Isa::name`]), so one
@@ -93,7 +98,13 @@ pub(crate) struct Layout {
 
 impl Isa {
     /// Every kernel, portable first.
-    pub const ALL: [Isa; 4] = [Isa::Portable, Isa::Avx2, Isa::AvxVnni, Isa::Avx512Vnni];
+    pub const ALL: [Isa; 5] = [
+        Isa::Portable,
+        Isa::Avx2,
+        Isa::AvxVnni,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+    ];
 
     /// The name used by [`ISA_ENV`] and in reports.
     pub fn name(self) -> &'static str {
@@ -102,6 +113,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::AvxVnni => "avx-vnni",
             Isa::Avx512Vnni => "avx512-vnni",
+            Isa::Neon => "neon",
         }
     }
 
@@ -130,7 +142,9 @@ impl Isa {
                     && std::arch::is_x86_feature_detected!("avx512bw")
                     && std::arch::is_x86_feature_detected!("avx512vnni")
             }
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -142,16 +156,18 @@ impl Isa {
 
     /// The fastest kernel this CPU runs, whatever [`ISA_ENV`] says.
     pub fn best() -> Isa {
-        [Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2]
+        [Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2, Isa::Neon]
             .into_iter()
             .find(|i| i.is_available())
             .unwrap_or(Isa::Portable)
     }
 
     /// The kernel to use here: the one [`ISA_ENV`] names, else the best one
-    /// written for this CPU; `Ok(None)` when it says `none`, or when there is
-    /// no kernel but the portable one (aarch64 today), so callers keep their
-    /// engine's own product.
+    /// written for this CPU and chosen by default; `Ok(None)` when it says
+    /// `none`, or when no kernel is the default here, so callers keep their
+    /// engine's own product. On aarch64 that is today's default: the NEON
+    /// kernel is correct (tested under emulation) but has not been timed on a
+    /// board against tract's SMLAL and SDOT kernels, so it runs only when named.
     pub fn selected() -> Result<Option<Isa>, Error> {
         match std::env::var(ISA_ENV) {
             Ok(name) if name == "none" => Ok(None),
@@ -162,7 +178,7 @@ impl Isa {
                 }
                 Ok(Some(isa))
             }
-            _ => Ok(Some(Isa::best()).filter(|i| *i != Isa::Portable)),
+            _ => Ok(Some(Isa::best()).filter(|i| !matches!(i, Isa::Portable | Isa::Neon))),
         }
     }
 
@@ -186,6 +202,11 @@ impl Isa {
             Isa::Avx512Vnni => Layout {
                 mr: 8,
                 nr: 32,
+                ku: 4,
+            },
+            Isa::Neon => Layout {
+                mr: 8,
+                nr: 8,
                 ku: 4,
             },
         }
@@ -387,7 +408,9 @@ fn run_tile(isa: Isa, tile: &mut Tile<'_>) {
         Isa::AvxVnni => x86::tile_avx_vnni(tile),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni => x86::tile_avx512_vnni(tile),
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => neon::tile(tile),
+        #[allow(unreachable_patterns)]
         _ => unreachable!("weights are packed only for kernels this CPU runs"),
     }
 }

@@ -128,7 +128,7 @@ fn wrong_lengths_are_errors_not_panics() {
     assert!(Int8Linear::new(Isa::Portable, &[1, 2, 3, 4], 2, 2, 0, Some(&[1.0])).is_err());
     assert_eq!(
         Isa::from_name("sse9").unwrap_err().to_string(),
-        "unknown int8 kernel `sse9` (known: portable, avx2, avx-vnni, avx512-vnni, or none)"
+        "unknown int8 kernel `sse9` (known: portable, avx2, avx-vnni, avx512-vnni, neon, or none)"
     );
 }
 
@@ -139,4 +139,16 @@ fn empty_products_write_nothing_and_k_zero_gives_the_bias() {
     linear.run(&[], 2, 7, 0.5, &mut out).unwrap();
     assert_eq!(out, [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
     linear.run(&[], 0, 7, 0.5, &mut []).unwrap();
+}
+
+/// Under an emulated CPU model (firmware-tools/cross/test-kernels.sh sets
+/// `EDGECLIP_EXPECT_INT8_KERNELS`), exactly the expected kernels are detected;
+/// the kernels of this CPU are printed either way.
+#[test]
+fn the_kernels_detected_are_the_cpus() {
+    let found: Vec<&str> = Isa::available().into_iter().map(Isa::name).collect();
+    println!("int8 kernels on this CPU: {}", found.join(", "));
+    if let Ok(expected) = std::env::var("EDGECLIP_EXPECT_INT8_KERNELS") {
+        assert_eq!(found.join(","), expected);
+    }
 }

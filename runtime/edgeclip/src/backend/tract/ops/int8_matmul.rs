@@ -70,7 +70,7 @@ impl EvalOp for Int8MatMul {
         let scale = inputs[2].cast_to_scalar::<f32>()?;
         let a = inputs[0].try_as_plain_ram()?;
         let a = a.as_slice::<u8>()?;
-        let rows = a.len() / k.max(1);
+        let rows = shape[..shape.len() - 1].iter().product();
         let mut out_shape: TVec<usize> = shape.into();
         *out_shape.last_mut().expect("rank checked above") = n;
         let mut out = Tensor::zero::<f32>(&out_shape)?;

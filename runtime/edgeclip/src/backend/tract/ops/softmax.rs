@@ -7,10 +7,10 @@
 //! model's int8 encode. Here each row is one pass for the maximum, one for
 //! `exp(x - max)` and its sum and one for the scale, in fixed-width lanes the
 //! compiler vectorises, with the matcher's branch-free exponential
-//! (`edgeclip_match::kernel::exp_nonpositive`, relative error ≤ 3·10⁻⁷), and rows
+//! (`edgeclip_kernels::vector::exp_nonpositive`, relative error ≤ 3·10⁻⁷), and rows
 //! spread over tract's pool when there are many.
 
-use edgeclip_match::kernel::exp_nonpositive;
+use edgeclip_kernels::vector::exp_nonpositive;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 

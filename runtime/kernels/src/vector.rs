@@ -1,5 +1,5 @@
-//! Dot products of stored rows with the frame's query, one kernel per row type, and
-//! the alternatives that were measured against them.
+//! Dot products of stored rows with the frame's query, one kernel per row type, the
+//! exponentials of the softmaxes, and the alternatives that were measured against them.
 //!
 //! The kernels are plain Rust written so that LLVM vectorizes them without fast-math:
 //! float sums keep `LANES` independent accumulators in a fixed-size array (each lane is
@@ -10,7 +10,7 @@
 //! x86-64, an AVX2 copy chosen at run time.
 //!
 //! What the x86-64 assembly showed (`cargo rustc --release -p edgeclip-match --lib --
-//! --emit asm`):
+//! --emit asm`, when this module was the matcher's `kernel`):
 //!
 //! - f32: the AVX2 loop is `vmulps` + `vaddps` into four ymm accumulators, the SSE2
 //!   one `mulps`/`addps` into xmm registers. How the lanes are summed afterwards
@@ -18,13 +18,13 @@
 //! - f16: [`f16_bits_to_f32`] vectorizes (`vpmovzxwd`, `vpslld`, `vcvtdq2ps`,
 //!   `vblendvps`…), ~16 instructions per 8 values; `half`'s slice conversion stays an
 //!   out-of-line call per 8 values. F16C's `vcvtph2ps` (one instruction per 8 values,
-//!   measured 2× faster at 100k rows) needs intrinsics, and this crate has no `unsafe`.
+//!   measured 2× faster at 100k rows) needs intrinsics, and this module keeps to safe code.
 //! - int8: the block sum of [`dot_i8_i16`] becomes `vpmovsxbw` + `vpmaddwd` + `vpaddd`
 //!   (SSE2: `punpcklbw`/`psraw` + `pmaddwd`).
 //!
 //! Measured on this project's x86-64 dev machine (AMD EPYC, 2 cores shared with other
 //! builds, read bandwidth ~24 GB/s), 512-d rows, whole-set scoring without top-k,
-//! criterion medians (`cargo bench -p edgeclip-match -- kernel/`):
+//! criterion medians (`cargo bench -p edgeclip-match -- kernel/`, which runs these):
 //!
 //! | kernel | 1k rows | 100k rows |
 //! |---|---|---|
