@@ -75,7 +75,8 @@ out = [
     f"CPU: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {isa}.\n",
     "Median milliseconds per call (one process per case, onnxruntime's CPU provider with the same threads);",
     "`none` is tract's own int8 products (EDGECLIP_INT8_ISA=none), the other columns the project's kernels",
-    "forced by name; the ratio is the best kernel's median over onnxruntime's.\n",
+    "forced by name; the ratio is the best kernel's median over onnxruntime's. One round: on a shared",
+    "machine rerun it before reading a single ratio (medians moved by up to 2x between runs here).\n",
 ]
 cases = []
 for r in rows:
