@@ -1,5 +1,7 @@
 //! The crate's error type: each variant names the profile or host it is about.
+//! Its [`BoardErrorKind`] is the class a caller acts on.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// What can go wrong loading, choosing or detecting a board profile.
@@ -59,4 +61,85 @@ pub enum BoardError {
         /// host's (a Raspberry Pi 4 running a 32-bit `arm` build).
         other_arch: Vec<String>,
     },
+}
+
+/// The class of a [`BoardError`], independent of the message: a caller (the CLI's
+/// JSON error records) tells a broken profile from a name that names none
+/// without parsing text.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BoardErrorKind {
+    /// The operating system refused to read a profile file.
+    Io,
+    /// No usable profile: a profile is not valid TOML, has a missing, unknown or
+    /// mistyped key, or breaks a rule; or detection found none for this host.
+    BoardProfile,
+    /// The caller named a board that no profile has.
+    InvalidInput,
+}
+
+impl BoardErrorKind {
+    /// The kind as written in JSON records: `io`, `board_profile`, `invalid_input`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoardErrorKind::Io => "io",
+            BoardErrorKind::BoardProfile => "board_profile",
+            BoardErrorKind::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+impl fmt::Display for BoardErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl BoardError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> BoardErrorKind {
+        match self {
+            BoardError::Io { .. } => BoardErrorKind::Io,
+            // No profile for the host is the profiles' gap, not the caller's input:
+            // the fix is a profile (or `--board`), as for a broken one.
+            BoardError::Parse { .. }
+            | BoardError::Invalid { .. }
+            | BoardError::NoProfile { .. } => BoardErrorKind::BoardProfile,
+            // Like an unknown backend name: a flag that names nothing.
+            BoardError::UnknownBoard { .. } => BoardErrorKind::InvalidInput,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_profile_is_told_from_an_unknown_name() {
+        let io = BoardError::Io {
+            path: "b.toml".into(),
+            error: std::io::ErrorKind::PermissionDenied.into(),
+        };
+        assert_eq!(io.kind(), BoardErrorKind::Io);
+        let parse = crate::Profile::parse("b.toml", "threads = [").unwrap_err();
+        assert!(matches!(parse, BoardError::Parse { .. }), "{parse}");
+        assert_eq!(parse.kind().as_str(), "board_profile");
+        let invalid = BoardError::Invalid {
+            file: "b.toml".into(),
+            message: "threads.count must be at least 1".into(),
+        };
+        assert_eq!(invalid.kind(), BoardErrorKind::BoardProfile);
+        let none = BoardError::NoProfile {
+            arch: "riscv64".into(),
+            model: None,
+            other_arch: Vec::new(),
+        };
+        assert_eq!(none.kind(), BoardErrorKind::BoardProfile);
+        let unknown = crate::find("rpi9").unwrap_err();
+        assert_eq!(unknown.kind(), BoardErrorKind::InvalidInput);
+        assert_eq!(unknown.kind().to_string(), "invalid_input");
+    }
 }

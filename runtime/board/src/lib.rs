@@ -39,5 +39,5 @@ pub mod profile;
 pub use builtin::{builtin, find, find_in, load_file};
 pub use cpu::{cores_by_speed, CpuFeatures, Feature};
 pub use detect::{detect, resolve, Detection, HostFacts, AUTO};
-pub use error::BoardError;
+pub use error::{BoardError, BoardErrorKind};
 pub use profile::Profile;

@@ -1,10 +1,14 @@
-//! Error types: one for converting a frame, one for pulling frames from a source.
+//! Error types: one for converting a frame, one for pulling frames from a source;
+//! and [`CaptureErrorKind`], the class of every error of the crate (the mailbox's
+//! [`RecvError`] included), which callers act on and JSON records carry.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::frame::PixelFormat;
+use crate::mailbox::RecvError;
 
 /// Why a frame could not be converted to RGB8. A bad frame is an error value, never a
 /// panic; the caller counts it and goes on with the next frame.
@@ -265,5 +269,260 @@ impl CaptureError {
                 source: err,
             },
         }
+    }
+}
+
+/// The class of a capture error: what failed, independent of the message.
+///
+/// Where [`Recovery`] says what to do next in the capture loop, the kind says whose
+/// fault it is to someone reading a report: the camera, one frame, the settings,
+/// the caller's image file, or the operating system.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CaptureErrorKind {
+    /// The operating system refused an operation, or a file or device node named
+    /// does not exist.
+    Io,
+    /// An image file the caller named is not a readable image.
+    InvalidInput,
+    /// The source's settings cannot work: a size that is not `WIDTHxHEIGHT`, a raw
+    /// frame size that overflows, a glob that is malformed or matches no image.
+    Config,
+    /// The camera cannot be used: not a V4L2 capture device, no format the caller
+    /// asked for (or that this crate converts), gone (unplugged), or the capture
+    /// side has stopped.
+    CameraUnavailable,
+    /// A camera that is there failed while streaming: a device I/O error (EIO), or
+    /// no frame within the timeout.
+    Camera,
+    /// One frame is unusable (corrupt, truncated, of the wrong size, flagged broken
+    /// by the driver); the frames after it may be fine.
+    Frame,
+}
+
+impl CaptureErrorKind {
+    /// The kind as written in JSON records: `io`, `invalid_input`, `config`,
+    /// `camera_unavailable`, `camera`, `frame`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureErrorKind::Io => "io",
+            CaptureErrorKind::InvalidInput => "invalid_input",
+            CaptureErrorKind::Config => "config",
+            CaptureErrorKind::CameraUnavailable => "camera_unavailable",
+            CaptureErrorKind::Camera => "camera",
+            CaptureErrorKind::Frame => "frame",
+        }
+    }
+}
+
+impl fmt::Display for CaptureErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CaptureError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> CaptureErrorKind {
+        match self {
+            // Raised for files as well as device nodes: a missing path is the
+            // operating system's answer, whatever was to be opened there.
+            Self::NotFound { .. } | Self::Io { .. } => CaptureErrorKind::Io,
+            Self::DeviceLost { .. } | Self::NotACamera { .. } | Self::UnsupportedFormat { .. } => {
+                CaptureErrorKind::CameraUnavailable
+            }
+            Self::DeviceIo { .. } | Self::Timeout { .. } => CaptureErrorKind::Camera,
+            Self::TruncatedFrame { .. } | Self::BadFrame { .. } => CaptureErrorKind::Frame,
+            Self::BadImage { .. } => CaptureErrorKind::InvalidInput,
+            Self::Config(_) => CaptureErrorKind::Config,
+            Self::Convert(e) => e.kind(),
+        }
+    }
+}
+
+impl ConvertError {
+    /// What class of failure this is: always one unusable frame.
+    pub fn kind(&self) -> CaptureErrorKind {
+        match self {
+            Self::ZeroSize { .. }
+            | Self::TooLarge { .. }
+            | Self::OddWidth { .. }
+            | Self::StrideTooSmall { .. }
+            | Self::BufferTooShort { .. }
+            | Self::NotJpeg { .. }
+            | Self::TruncatedJpeg { .. }
+            | Self::CorruptJpeg { .. }
+            | Self::JpegSizeMismatch { .. } => CaptureErrorKind::Frame,
+        }
+    }
+}
+
+impl RecvError {
+    /// What class of failure this is, seen from the consumer's side of the mailbox:
+    /// nothing in time is the camera failing to deliver; a closed mailbox is a
+    /// capture side that stopped for good.
+    pub fn kind(&self) -> CaptureErrorKind {
+        match self {
+            RecvError::Timeout => CaptureErrorKind::Camera,
+            RecvError::Closed => CaptureErrorKind::CameraUnavailable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(e: CaptureError) -> &'static str {
+        e.kind().as_str()
+    }
+
+    #[test]
+    fn kinds_tell_the_camera_from_a_frame_the_settings_and_the_os() {
+        let path = PathBuf::from("/dev/video0");
+        let os = || io::Error::from(io::ErrorKind::Other);
+        assert_eq!(kind_of(CaptureError::NotFound { path: path.clone() }), "io");
+        assert_eq!(
+            kind_of(CaptureError::Io {
+                context: "reading".into(),
+                source: os(),
+            }),
+            "io"
+        );
+        for unavailable in [
+            CaptureError::DeviceLost {
+                path: path.clone(),
+                source: os(),
+            },
+            CaptureError::NotACamera {
+                path: path.clone(),
+                reason: "ENOTTY".into(),
+            },
+            CaptureError::UnsupportedFormat {
+                path: path.clone(),
+                reason: "no MJPG".into(),
+            },
+        ] {
+            assert_eq!(kind_of(unavailable), "camera_unavailable");
+        }
+        assert_eq!(
+            kind_of(CaptureError::DeviceIo {
+                path: path.clone(),
+                source: os(),
+            }),
+            "camera"
+        );
+        assert_eq!(
+            kind_of(CaptureError::Timeout {
+                path: path.clone(),
+                after: Duration::from_secs(2),
+            }),
+            "camera"
+        );
+        assert_eq!(
+            kind_of(CaptureError::TruncatedFrame {
+                sequence: 3,
+                expected: 12,
+                got: 5,
+            }),
+            "frame"
+        );
+        assert_eq!(
+            kind_of(CaptureError::BadFrame {
+                sequence: 3,
+                reason: "empty".into(),
+            }),
+            "frame"
+        );
+        assert_eq!(
+            kind_of(CaptureError::BadImage {
+                path: "a.png".into(),
+                message: "not a PNG".into(),
+            }),
+            "invalid_input"
+        );
+        assert_eq!(kind_of(crate::parse_size("640").unwrap_err()), "config");
+        assert_eq!(
+            kind_of(CaptureError::from(ConvertError::NotJpeg { len: 4 })),
+            "frame"
+        );
+    }
+
+    #[test]
+    fn device_errors_keep_their_kind_through_errno_mapping() {
+        const ENODEV: i32 = 19;
+        const EIO: i32 = 5;
+        let kind = |errno| {
+            CaptureError::from_device_io(
+                "/dev/video0",
+                "VIDIOC_DQBUF",
+                io::Error::from_raw_os_error(errno),
+                Duration::from_secs(1),
+            )
+            .kind()
+        };
+        assert_eq!(kind(ENODEV), CaptureErrorKind::CameraUnavailable);
+        assert_eq!(kind(EIO), CaptureErrorKind::Camera);
+    }
+
+    #[test]
+    fn every_conversion_error_is_one_bad_frame() {
+        let f = PixelFormat::Yuyv;
+        let errors = [
+            ConvertError::ZeroSize {
+                format: f,
+                width: 0,
+                height: 2,
+            },
+            ConvertError::TooLarge {
+                format: f,
+                width: 1 << 20,
+                height: 1 << 20,
+                max_width: 8192,
+                max_height: 8192,
+                max_pixels: 1 << 26,
+            },
+            ConvertError::OddWidth {
+                format: f,
+                width: 3,
+            },
+            ConvertError::StrideTooSmall {
+                format: f,
+                width: 4,
+                stride: 2,
+                min: 8,
+            },
+            ConvertError::BufferTooShort {
+                format: f,
+                width: 4,
+                height: 2,
+                stride: 8,
+                needed: 16,
+                got: 3,
+            },
+            ConvertError::NotJpeg { len: 4 },
+            ConvertError::TruncatedJpeg { len: 4 },
+            ConvertError::CorruptJpeg {
+                len: 4,
+                message: "bad Huffman table".into(),
+            },
+            ConvertError::JpegSizeMismatch {
+                width: 4,
+                height: 2,
+                jpeg_width: 8,
+                jpeg_height: 2,
+            },
+        ];
+        for e in errors {
+            assert_eq!(e.kind(), CaptureErrorKind::Frame, "{e}");
+        }
+    }
+
+    #[test]
+    fn the_mailbox_reports_a_silent_or_stopped_capture_side() {
+        assert_eq!(RecvError::Timeout.kind().as_str(), "camera");
+        assert_eq!(RecvError::Closed.kind().as_str(), "camera_unavailable");
     }
 }

@@ -75,7 +75,7 @@ pub mod mailbox;
 pub mod source;
 
 pub use convert::{to_rgb8, Converter, Limits};
-pub use error::{CaptureError, ConvertError, Recovery};
+pub use error::{CaptureError, CaptureErrorKind, ConvertError, Recovery};
 pub use frame::{ColorSpace, Frame, FrameRef, Matrix, PixelFormat, Range};
 pub use mailbox::{
     mailbox, mailbox_with_spares, pump, MailboxStats, PumpEnd, Receiver, RecvError, Sender,

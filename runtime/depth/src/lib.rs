@@ -69,6 +69,6 @@ pub mod metrics;
 pub use config::{
     DepthConfig, MAX_BINS, OFFICIAL_BINS_M, OFFICIAL_SCALE, OFFICIAL_TEMPLATE, OFFICIAL_WORDS,
 };
-pub use error::DepthError;
+pub use error::{DepthError, DepthErrorKind};
 pub use head::DepthHead;
 pub use map::{DepthMap, DepthStats, PNG_NO_DEPTH};

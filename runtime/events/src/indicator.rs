@@ -47,7 +47,7 @@ use std::fmt::Debug;
 
 use embedded_hal::digital::OutputPin;
 
-use crate::{Event, Presence, Sink, SinkError};
+use crate::{Event, EventsErrorKind, Presence, Sink, SinkError};
 
 /// Which presences make the indicator active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +95,15 @@ pub enum IndicatorError<E: Debug> {
     Release(E),
 }
 
+impl<E: Debug> IndicatorError<E> {
+    /// What class of failure this is: a pin write that failed.
+    pub fn kind(&self) -> EventsErrorKind {
+        match self {
+            IndicatorError::Init(_) | IndicatorError::Release(_) => EventsErrorKind::Gpio,
+        }
+    }
+}
+
 /// [`Indicator::release`] could not drive the pin inactive; the pin is handed
 /// back anyway, so that the caller can try again or drop it.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +113,13 @@ pub struct ReleaseError<P, E: Debug> {
     pub pin: P,
     /// What failed.
     pub error: IndicatorError<E>,
+}
+
+impl<P, E: Debug> ReleaseError<P, E> {
+    /// What class of failure this is: its [`error`](Self::error)'s.
+    pub fn kind(&self) -> EventsErrorKind {
+        self.error.kind()
+    }
 }
 
 /// Drives one output pin while a watched label is present. See the
@@ -549,6 +565,7 @@ mod tests {
         // The first release fails and hands the pin back.
         let err = ind.release().unwrap_err();
         assert!(matches!(err.error, IndicatorError::Release(_)));
+        assert_eq!(err.kind(), EventsErrorKind::Gpio);
         assert!(err.to_string().contains("on release"), "{err}");
         // The caller can try again by hand.
         let mut pin = err.pin;
@@ -562,6 +579,7 @@ mod tests {
         let mut check = pin.clone();
         let err = Indicator::new(pin, label("red mug")).unwrap_err();
         assert!(matches!(err, IndicatorError::Init(_)));
+        assert_eq!(err.kind().as_str(), "gpio");
         assert!(err.to_string().contains("at start"), "{err}");
         check.done();
     }

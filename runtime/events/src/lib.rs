@@ -182,6 +182,50 @@ pub enum SinkError {
     Full(&'static str),
 }
 
+/// The class of an error of this crate ([`SinkError`], and the GPIO indicator's
+/// [`IndicatorError`](indicator::IndicatorError)), independent of the message.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventsErrorKind {
+    /// Writing failed, or the reader closed the output.
+    Io,
+    /// A sink's queue is full (its thread is stalled or failing): events are
+    /// being given up.
+    SinkFull,
+    /// Driving a GPIO pin failed.
+    Gpio,
+}
+
+impl EventsErrorKind {
+    /// The kind as written in JSON records: `io`, `sink_full`, `gpio`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventsErrorKind::Io => "io",
+            EventsErrorKind::SinkFull => "sink_full",
+            EventsErrorKind::Gpio => "gpio",
+        }
+    }
+}
+
+impl std::fmt::Display for EventsErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SinkError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> EventsErrorKind {
+        match self {
+            // A closed reader is a write the operating system refused (EPIPE).
+            SinkError::Closed | SinkError::Io(_) => EventsErrorKind::Io,
+            SinkError::Full(_) => EventsErrorKind::SinkFull,
+        }
+    }
+}
+
 /// Where events go: stdout, a journal, a broker. The loop calls [`Sink::send`] for
 /// every event in order; a sink that fails is reported, and the loop goes on.
 pub trait Sink {
@@ -252,5 +296,14 @@ mod tests {
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, event);
         assert_eq!(back.meta().seq, 3);
+    }
+
+    #[test]
+    fn sink_errors_tell_a_failing_write_from_a_full_queue() {
+        assert_eq!(SinkError::Closed.kind(), EventsErrorKind::Io);
+        let io = SinkError::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert_eq!(io.kind().as_str(), "io");
+        assert_eq!(SinkError::Full("journal").kind().as_str(), "sink_full");
+        assert_eq!(EventsErrorKind::Gpio.to_string(), "gpio");
     }
 }

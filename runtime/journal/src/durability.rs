@@ -58,6 +58,14 @@ impl fmt::Display for Durability {
 #[error("{0}")]
 pub struct ParseDurabilityError(String);
 
+impl ParseDurabilityError {
+    /// What class of failure this is: always a setting that does not parse
+    /// ([`JournalErrorKind::Config`](crate::JournalErrorKind::Config)).
+    pub fn kind(&self) -> crate::JournalErrorKind {
+        crate::JournalErrorKind::Config
+    }
+}
+
 impl FromStr for Durability {
     type Err = ParseDurabilityError;
 
@@ -238,5 +246,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(25));
         assert!(u.time_is_up(by_time) && u.due_after_append(by_time));
         assert!(!u.time_is_up(Durability::Os) && !u.due_after_append(Durability::Os));
+    }
+
+    #[test]
+    fn a_policy_that_does_not_parse_is_a_setting() {
+        let e = "sometimes".parse::<Durability>().unwrap_err();
+        assert_eq!(e.kind().as_str(), "config");
     }
 }

@@ -1,5 +1,7 @@
-//! Errors of the journal, each naming the file and the problem.
+//! Errors of the journal, each naming the file and the problem, and
+//! [`JournalErrorKind`], their class.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -93,4 +95,128 @@ impl JournalError {
 /// `.map_err(io_at(path))`: tags an I/O error with the file it is about.
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
     move |e| JournalError::io(path, e)
+}
+
+/// The class of a journal error: what a caller acts on (repair or move a damaged
+/// journal, stop the other writer, fix a setting), independent of the message.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JournalErrorKind {
+    /// The operating system refused a read, write, sync, rename or removal (now, or
+    /// earlier so that the journal stopped until reopened).
+    Io,
+    /// A segment or cursor file is not a valid one, or holds a corrupt record.
+    JournalFile,
+    /// Another writer, in this process or another, holds the journal's lock.
+    JournalLocked,
+    /// The caller handed in a record out of order, a payload too large, or a cursor
+    /// name that cannot be a file name.
+    InvalidInput,
+    /// A setting of the journal is unusable (a durability policy that does not parse).
+    Config,
+}
+
+impl JournalErrorKind {
+    /// The kind as written in JSON records: `io`, `journal_file`, `journal_locked`,
+    /// `invalid_input`, `config`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalErrorKind::Io => "io",
+            JournalErrorKind::JournalFile => "journal_file",
+            JournalErrorKind::JournalLocked => "journal_locked",
+            JournalErrorKind::InvalidInput => "invalid_input",
+            JournalErrorKind::Config => "config",
+        }
+    }
+}
+
+impl fmt::Display for JournalErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl JournalError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> JournalErrorKind {
+        match self {
+            // `Failed` repeats an earlier write or sync the OS refused: same cause.
+            JournalError::Io { .. } | JournalError::Failed { .. } => JournalErrorKind::Io,
+            JournalError::Corrupt { .. }
+            | JournalError::BadSegment { .. }
+            | JournalError::BadCursor { .. } => JournalErrorKind::JournalFile,
+            JournalError::Locked(_) => JournalErrorKind::JournalLocked,
+            JournalError::OutOfOrder { .. }
+            | JournalError::TooLarge { .. }
+            | JournalError::BadCursorName(_) => JournalErrorKind::InvalidInput,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_tell_a_damaged_journal_from_a_busy_one_and_the_callers_mistakes() {
+        let file = PathBuf::from("j/00000000000000000001.ecj");
+        let cases = [
+            (
+                JournalError::io(&file, io::ErrorKind::PermissionDenied.into()),
+                JournalErrorKind::Io,
+            ),
+            (
+                JournalError::Failed {
+                    file: file.clone(),
+                    reason: "sync failed".into(),
+                },
+                JournalErrorKind::Io,
+            ),
+            (
+                JournalError::Corrupt {
+                    file: file.clone(),
+                    offset: 32,
+                    reason: "checksum mismatch".into(),
+                },
+                JournalErrorKind::JournalFile,
+            ),
+            (
+                JournalError::BadSegment {
+                    file: file.clone(),
+                    reason: "bad magic".into(),
+                },
+                JournalErrorKind::JournalFile,
+            ),
+            (
+                JournalError::BadCursor {
+                    file: "j/mqtt.cursor".into(),
+                    reason: "3 bytes".into(),
+                },
+                JournalErrorKind::JournalFile,
+            ),
+            (
+                JournalError::Locked("j".into()),
+                JournalErrorKind::JournalLocked,
+            ),
+            (
+                JournalError::OutOfOrder { seq: 3, last: 5 },
+                JournalErrorKind::InvalidInput,
+            ),
+            (
+                JournalError::TooLarge { len: usize::MAX },
+                JournalErrorKind::InvalidInput,
+            ),
+            (
+                JournalError::BadCursorName("../x".into()),
+                JournalErrorKind::InvalidInput,
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+        assert_eq!(JournalErrorKind::JournalLocked.as_str(), "journal_locked");
+        assert_eq!(JournalErrorKind::JournalFile.to_string(), "journal_file");
+    }
 }

@@ -40,7 +40,7 @@ mod writer;
 pub use cursor::Cursor;
 pub use durability::{Durability, ParseDurabilityError};
 pub use durable::DurableSeq;
-pub use error::JournalError;
+pub use error::{JournalError, JournalErrorKind};
 pub use format::{Record, MAX_PAYLOAD};
 pub use reader::Reader;
 pub use writer::{Journal, JournalConfig, JournalStats, Recovery};

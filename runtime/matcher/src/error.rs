@@ -1,5 +1,7 @@
 //! What can go wrong when scoring a frame: every input size is checked up front.
 
+use std::fmt;
+
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -41,4 +43,77 @@ pub enum Error {
         /// Thresholds given.
         got: usize,
     },
+}
+
+/// The class of an [`Error`], as the runtime's other crates classify theirs.
+///
+/// Every error of the matcher is a size that disagrees with the matcher's shape:
+/// the caller handed in rows, a query, scales or thresholds that do not fit. One
+/// class, kept as an enum so that callers match it like every other crate's kind.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An input's size does not fit the matcher's labels and dimension.
+    InvalidInput,
+}
+
+impl ErrorKind {
+    /// The kind as written in JSON records (`invalid_input`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// What class of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::QueryDim { .. }
+            | Error::RowsLen { .. }
+            | Error::ScalesLen { .. }
+            | Error::ThresholdsLen { .. } => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_size_mismatch_is_the_callers_input() {
+        let errors = [
+            Error::QueryDim {
+                expected: 4,
+                got: 3,
+            },
+            Error::RowsLen {
+                labels: 2,
+                dim: 4,
+                got: 7,
+            },
+            Error::ScalesLen {
+                expected: 2,
+                got: 1,
+            },
+            Error::ThresholdsLen {
+                expected: 2,
+                got: 3,
+            },
+        ];
+        for e in errors {
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert_eq!(e.kind().as_str(), "invalid_input");
+        }
+    }
 }

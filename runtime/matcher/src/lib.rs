@@ -60,5 +60,5 @@ pub mod topk;
 pub mod track;
 
 pub use edgeclip_store::{DType, Rows};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use matcher::{Match, Matcher, Tag, Tags, Thresholds};

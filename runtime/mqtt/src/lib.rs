@@ -83,3 +83,86 @@ impl From<rumqttc::ClientError> for MqttError {
         MqttError::Client(Box::new(e))
     }
 }
+
+/// The class of an [`MqttError`], independent of the message: a setting to fix,
+/// a file the system would not read, the broker, or the journal it publishes from.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MqttErrorKind {
+    /// A setting is wrong or missing (host, port, TLS files, credentials), or the
+    /// outbox could not start with them.
+    Config,
+    /// The operating system refused to read a file named in the settings.
+    Io,
+    /// The broker refused the connection, did not answer it, or the connection
+    /// failed.
+    Broker,
+    /// The journal or the outbox cursor failed: the journal's own kind.
+    Journal(edgeclip_journal::JournalErrorKind),
+}
+
+impl MqttErrorKind {
+    /// The kind as written in JSON records: `config`, `io`, `broker`, or the
+    /// journal's word (`journal_file`, `journal_locked`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MqttErrorKind::Config => "config",
+            MqttErrorKind::Io => "io",
+            MqttErrorKind::Broker => "broker",
+            MqttErrorKind::Journal(kind) => kind.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for MqttErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl MqttError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> MqttErrorKind {
+        match self {
+            MqttError::Config(_) => MqttErrorKind::Config,
+            MqttError::Io { .. } => MqttErrorKind::Io,
+            MqttError::Journal(e) => MqttErrorKind::Journal(e.kind()),
+            // A client whose request queue failed has lost its event loop, which
+            // only ends with the connection: the broker side, like the others.
+            MqttError::Connect(_) | MqttError::Connection(_) | MqttError::Client(_) => {
+                MqttErrorKind::Broker
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_tell_settings_from_the_broker_and_keep_the_journals() {
+        let missing_host =
+            MqttConfig::from_table(&MqttTable::default(), std::path::Path::new(".")).unwrap_err();
+        assert_eq!(missing_host.kind(), MqttErrorKind::Config, "{missing_host}");
+        let io = MqttError::Io {
+            path: "ca.pem".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
+        assert_eq!(io.kind().as_str(), "io");
+        assert_eq!(
+            MqttError::Connect("no CONNACK within 10 s".into()).kind(),
+            MqttErrorKind::Broker
+        );
+        let lost = MqttError::from(rumqttc::ConnectionError::NetworkTimeout);
+        assert_eq!(lost.kind().as_str(), "broker");
+        let locked = MqttError::from(edgeclip_journal::JournalError::Locked("j".into()));
+        assert_eq!(
+            locked.kind(),
+            MqttErrorKind::Journal(edgeclip_journal::JournalErrorKind::JournalLocked)
+        );
+        assert_eq!(locked.kind().as_str(), "journal_locked");
+    }
+}

@@ -19,4 +19,6 @@ pub mod watch;
 
 pub use config::{Mode, TrackTable, WatchConfig, WatchTable};
 pub use sinks::{Fanout, JournalSink};
-pub use watch::{Ended, FrameOutcome, Limits, SourceState, Totals, Watch, WatchError};
+pub use watch::{
+    Ended, FrameOutcome, Limits, SourceState, Totals, Watch, WatchError, WatchErrorKind,
+};

@@ -40,6 +40,51 @@ pub enum WatchError {
     Source(#[from] edgeclip_capture::CaptureError),
 }
 
+/// The class of a [`WatchError`]: the settings, or the kind of the runtime's or the
+/// source's error it carries, so that a camera that is not one reads as such
+/// through the loop.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WatchErrorKind {
+    /// The watch or tracking settings are unusable.
+    Config,
+    /// The encoder or the label set failed: the runtime's kind.
+    Runtime(ErrorKind),
+    /// The frame source failed for good: the capture crate's kind.
+    Source(edgeclip_capture::CaptureErrorKind),
+}
+
+impl WatchErrorKind {
+    /// The kind as written in JSON records: `config`, or the runtime's or the
+    /// source's word (`backend`, `camera_unavailable`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchErrorKind::Config => "config",
+            WatchErrorKind::Runtime(kind) => kind.as_str(),
+            WatchErrorKind::Source(kind) => kind.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for WatchErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl WatchError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> WatchErrorKind {
+        match self {
+            WatchError::Config(_) => WatchErrorKind::Config,
+            WatchError::Runtime(e) => WatchErrorKind::Runtime(e.kind()),
+            WatchError::Source(e) => WatchErrorKind::Source(e.kind()),
+        }
+    }
+}
+
 /// When a run stops on its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -554,5 +599,31 @@ mod tests {
         let mut s = [f32::NAN, 0.4, 0.1];
         keep_top_k(&mut s, 1);
         assert_eq!(s, [0.0, 0.4, 0.0]);
+    }
+
+    #[test]
+    fn kinds_carry_the_runtimes_and_the_sources_through_the_loop() {
+        let config = WatchConfig {
+            top_k: 0,
+            ..WatchConfig::default()
+        };
+        let refused = WatchError::Config(config.validate().unwrap_err());
+        assert_eq!(refused.kind(), WatchErrorKind::Config);
+        assert_eq!(refused.kind().as_str(), "config");
+        let backend = WatchError::from(edgeclip::Error::Backend {
+            backend: "tract",
+            message: "out of memory".into(),
+        });
+        assert_eq!(backend.kind(), WatchErrorKind::Runtime(ErrorKind::Backend));
+        assert_eq!(backend.kind().as_str(), "backend");
+        let camera = WatchError::from(edgeclip_capture::CaptureError::NotACamera {
+            path: "/dev/null".into(),
+            reason: "ENOTTY".into(),
+        });
+        assert_eq!(
+            camera.kind(),
+            WatchErrorKind::Source(edgeclip_capture::CaptureErrorKind::CameraUnavailable)
+        );
+        assert_eq!(camera.kind().to_string(), "camera_unavailable");
     }
 }

@@ -9,7 +9,9 @@
 #![deny(missing_docs)]
 
 mod cloud;
+mod kind;
 pub mod project;
 pub mod read;
 
 pub use cloud::{CloudError, PointCloud};
+pub use kind::PointsErrorKind;

@@ -61,6 +61,45 @@ pub enum ServeError {
     },
 }
 
+/// The class of a [`ServeError`], independent of the message. (Errors answered to
+/// clients are [`ApiError`]s, classed by their documented `code` instead.)
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServeErrorKind {
+    /// The settings are unsafe or unusable (no token beyond loopback, a zero limit).
+    Config,
+    /// The operating system refused to bind the address, or the server failed.
+    Io,
+}
+
+impl ServeErrorKind {
+    /// The kind as written in JSON records: `config`, `io`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServeErrorKind::Config => "config",
+            ServeErrorKind::Io => "io",
+        }
+    }
+}
+
+impl std::fmt::Display for ServeErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ServeError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> ServeErrorKind {
+        match self {
+            ServeError::Config(_) => ServeErrorKind::Config,
+            ServeError::Io { .. } => ServeErrorKind::Io,
+        }
+    }
+}
+
 /// Serves `state` on `config.bind` until `shutdown` resolves, then stops taking
 /// connections and lets requests in flight finish. `on_bound` is told the bound
 /// address (port 0 picks a free one).
@@ -111,4 +150,26 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
             _ = int.recv() => log::info!("SIGINT: finishing requests in flight"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_tell_unsafe_settings_from_a_refused_address() {
+        let exposed = ServeConfig {
+            bind: "0.0.0.0:7878".parse().unwrap(),
+            ..ServeConfig::default()
+        };
+        let refused = ServeError::Config(exposed.validate().unwrap_err());
+        assert_eq!(refused.kind(), ServeErrorKind::Config);
+        assert_eq!(refused.kind().as_str(), "config");
+        let taken = ServeError::Io {
+            what: "binding",
+            addr: "127.0.0.1:7878".parse().unwrap(),
+            error: std::io::ErrorKind::AddrInUse.into(),
+        };
+        assert_eq!(taken.kind().to_string(), "io");
+    }
 }

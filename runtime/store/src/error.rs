@@ -1,5 +1,6 @@
-//! The one error type of the crate.
+//! The one error type of the crate, and its [`StoreErrorKind`].
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -141,4 +142,187 @@ pub enum StoreError {
         /// What overflowed.
         detail: String,
     },
+}
+
+/// The class of a [`StoreError`]: whose fault it is, independent of the message.
+///
+/// A caller acts on the class (rebuild a damaged store, rebuild for this model, fix
+/// the rows it hands the builder) without matching every variant. [`as_str`] gives
+/// the word JSON consumers see; the words are shared with the runtime's own kinds
+/// where the meaning is the same.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+///
+/// [`as_str`]: StoreErrorKind::as_str
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The operating system refused to open, map, write or rename a file.
+    Io,
+    /// The file is not a store, or is damaged, truncated or of an unreadable version.
+    StoreFile,
+    /// The store was built by another model or text encoder than the one in use.
+    ModelMismatch,
+    /// Rows, labels or metadata handed to the builder are unusable.
+    InvalidInput,
+}
+
+impl StoreErrorKind {
+    /// The kind as written in JSON records: `io`, `store_file`, `model_mismatch`,
+    /// `invalid_input`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorKind::Io => "io",
+            StoreErrorKind::StoreFile => "store_file",
+            StoreErrorKind::ModelMismatch => "model_mismatch",
+            StoreErrorKind::InvalidInput => "invalid_input",
+        }
+    }
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StoreError {
+    /// What class of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Io { .. } => StoreErrorKind::Io,
+            // A repeated label is read from the file, not handed in: the file is bad.
+            StoreError::BadMagic { .. }
+            | StoreError::UnsupportedVersion { .. }
+            | StoreError::Truncated { .. }
+            | StoreError::Checksum { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::DuplicateLabel { .. } => StoreErrorKind::StoreFile,
+            StoreError::ModelMismatch { .. } => StoreErrorKind::ModelMismatch,
+            // Everything the builder and the editors are given in memory; `TooLarge`
+            // is a label list or a string too large for the format's size fields.
+            StoreError::InvalidDim { .. }
+            | StoreError::DimMismatch { .. }
+            | StoreError::InvalidRow { .. }
+            | StoreError::InvalidMeta { .. }
+            | StoreError::LabelExists { .. }
+            | StoreError::UnknownLabel { .. }
+            | StoreError::TooLarge { .. } => StoreErrorKind::InvalidInput,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_name_whose_fault_it_is() {
+        let path = PathBuf::from("s.emb");
+        let cases = [
+            (
+                StoreError::Io {
+                    path: path.clone(),
+                    action: "opening",
+                    error: io::ErrorKind::NotFound.into(),
+                },
+                "io",
+            ),
+            (
+                StoreError::BadMagic {
+                    path: path.clone(),
+                    found: vec![0; 3],
+                    expected: crate::MAGIC,
+                },
+                "store_file",
+            ),
+            (
+                StoreError::UnsupportedVersion {
+                    path: path.clone(),
+                    found: 9,
+                    supported: 1,
+                },
+                "store_file",
+            ),
+            (
+                StoreError::Truncated {
+                    path: path.clone(),
+                    detail: "x".into(),
+                },
+                "store_file",
+            ),
+            (
+                StoreError::Checksum {
+                    path: path.clone(),
+                    stored: 1,
+                    computed: 2,
+                },
+                "store_file",
+            ),
+            (
+                StoreError::Corrupt {
+                    path: path.clone(),
+                    detail: "x".into(),
+                },
+                "store_file",
+            ),
+            (
+                StoreError::DuplicateLabel {
+                    path: path.clone(),
+                    label: "cat".into(),
+                    first: 0,
+                    second: 1,
+                },
+                "store_file",
+            ),
+            (
+                StoreError::ModelMismatch {
+                    path: path.clone(),
+                    store: "a".into(),
+                    model: "b".into(),
+                },
+                "model_mismatch",
+            ),
+            (StoreError::InvalidDim { dim: 0 }, "invalid_input"),
+            (
+                StoreError::DimMismatch {
+                    label: "cat".into(),
+                    expected: 4,
+                    found: 3,
+                },
+                "invalid_input",
+            ),
+            (
+                StoreError::InvalidRow {
+                    label: "cat".into(),
+                    reason: "zero norm".into(),
+                },
+                "invalid_input",
+            ),
+            (
+                StoreError::InvalidMeta {
+                    label: "cat".into(),
+                    reason: "NaN threshold".into(),
+                },
+                "invalid_input",
+            ),
+            (
+                StoreError::LabelExists {
+                    label: "cat".into(),
+                },
+                "invalid_input",
+            ),
+            (
+                StoreError::UnknownLabel {
+                    label: "cat".into(),
+                },
+                "invalid_input",
+            ),
+            (StoreError::TooLarge { detail: "x".into() }, "invalid_input"),
+        ];
+        for (error, word) in cases {
+            assert_eq!(error.kind().as_str(), word, "{error}");
+            assert_eq!(error.kind().to_string(), word);
+        }
+    }
 }

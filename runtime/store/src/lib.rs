@@ -62,7 +62,7 @@ mod rows;
 mod sections;
 mod write;
 
-pub use error::StoreError;
+pub use error::{StoreError, StoreErrorKind};
 pub use fingerprint::Fingerprint;
 pub use format::{EXTENSION, HEADER_LEN, MAGIC, VECTOR_ALIGN, VERSION};
 pub use read::{Meta, Store};

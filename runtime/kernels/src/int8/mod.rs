@@ -87,6 +87,46 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The class of an [`Error`]: what a caller can do about it, independent of
+/// the message. [`ErrorKind::as_str`] gives the word JSON records carry.
+///
+/// Non-exhaustive: new kinds may be added; match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A buffer of the wrong length, or a kernel name that names no kernel.
+    InvalidInput,
+    /// The kernel asked for exists but this CPU cannot run it; another kernel
+    /// (or none, leaving the products to the engine) can.
+    KernelUnavailable,
+}
+
+impl ErrorKind {
+    /// The kind as written in JSON records: `invalid_input`, `kernel_unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::KernelUnavailable => "kernel_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// What class of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Shape { .. } | Error::UnknownIsa(_) => ErrorKind::InvalidInput,
+            Error::Unsupported(_) => ErrorKind::KernelUnavailable,
+        }
+    }
+}
+
 /// Tile shape of a micro-kernel: `mr` rows by `nr` columns per call, `ku`
 /// consecutive k values per packed group.
 #[derive(Clone, Copy, Debug)]

@@ -152,3 +152,25 @@ fn the_kernels_detected_are_the_cpus() {
         assert_eq!(found.join(","), expected);
     }
 }
+
+#[test]
+fn kinds_tell_a_bad_call_from_a_cpu_that_lacks_the_kernel() {
+    let shape = Error::Shape {
+        what: "bias",
+        len: 1,
+        expected: 2,
+    };
+    assert_eq!(shape.kind(), ErrorKind::InvalidInput);
+    let unknown = Isa::from_name("sse9").unwrap_err();
+    assert_eq!(unknown.kind().as_str(), "invalid_input");
+    // Whichever kernel this CPU lacks (if any) is refused as unavailable, not as
+    // the caller's mistake.
+    for isa in Isa::ALL.into_iter().filter(|i| !i.is_available()) {
+        let err = Int8Linear::new(isa, &[1, 2, 3, 4], 2, 2, 0, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KernelUnavailable, "{err}");
+    }
+    assert_eq!(
+        Error::Unsupported(Isa::Neon).kind().to_string(),
+        "kernel_unavailable"
+    );
+}
