@@ -43,6 +43,16 @@ const ERROR_KINDS: &[&str] = &[
     "model_mismatch",
     "backend_unavailable",
     "backend",
+    "kernel_unavailable",
+    "config",
+    "board_profile",
+    "camera_unavailable",
+    "camera",
+    "frame",
+    "journal_file",
+    "journal_locked",
+    "broker",
+    "sink_full",
     "other",
 ];
 

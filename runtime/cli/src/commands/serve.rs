@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use edgeclip_capture::{parse_size, Backoff, FrameSource, ImageFiles, RawFrames, Reconnecting};
-use edgeclip_serve::{spawn_feed, AppState, FrameSlot, ServeConfig, SourceKind};
+use edgeclip_serve::{spawn_feed, AppState, FrameSlot, ServeConfig, ServeError, SourceKind};
 
 use super::watch::camera::camera_request;
 use super::watch::pixel_format;
@@ -19,7 +19,7 @@ use crate::output::Record;
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<Outcome> {
     let config = config(&args)?;
-    config.validate().map_err(|e| anyhow!("{e}"))?;
+    config.validate().map_err(ServeError::Config)?;
     let package = ctx.package()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (slot, feed) = start_source(&args, &stop)?;

@@ -11,7 +11,9 @@ use edgeclip::encoder::ImageEncoder;
 use edgeclip_capture::{parse_size, ImageFiles, PixelFormat, RawFrames};
 use edgeclip_events::{Event, Sink, SinkError};
 use edgeclip_mqtt::MqttTable;
-use edgeclip_pipeline::{Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchTable};
+use edgeclip_pipeline::{
+    Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchError, WatchTable,
+};
 
 use super::label_set;
 use crate::args::{ModeArg, PixArg, WatchArgs};
@@ -156,16 +158,16 @@ fn resolve_config(args: &WatchArgs, file: &ConfigFile) -> Result<WatchConfig> {
             bail!("--fps {fps} must be a positive number");
         }
     }
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("watch settings: {e}"))?;
+    config.validate().map_err(WatchError::Config)?;
     Ok(config)
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path).map_err(|e| edgeclip::Error::io(path, e))?;
+    // A settings file that does not parse is the settings' fault (`config`), as a
+    // value that breaks a rule is, whichever table it is in.
     let bad = |message: String| -> anyhow::Error {
-        edgeclip::Error::InvalidInput(format!("{}: {message}", path.display())).into()
+        WatchError::Config(format!("{}: {message}", path.display())).into()
     };
     let doc: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().to_owned()))?;
     if let Some(name) = doc.keys().find(|k| !TABLES.contains(&k.as_str())) {

@@ -9,7 +9,9 @@
 mod json;
 mod text;
 
+use std::error::Error as StdError;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use edgeclip::preprocess::{Interpolation, ResizeMode};
 use edgeclip_events::Event;
@@ -491,20 +493,101 @@ pub fn warn(message: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr(), "edgeclip: {message}");
 }
 
-/// The machine-readable class of `err` for `error` records: the kind of the
-/// first library error in its chain, else `io` for an OS error, else `other`
+/// The machine-readable class of `err` for `error` records (the words of
+/// `runtime/cli/WIRE.md`).
+///
+/// The rule: the **outermost** error in the chain that has a kind gives it; a bare
+/// `io::Error` counts only when no library error is in the chain; else `other`
 /// (failures the CLI itself detects, such as an empty label list).
+///
+/// Outermost, because every library's `kind()` already accounts for the errors it
+/// wraps, taking their kind where it is the more precise one (a watch error that
+/// carries a camera error answers `camera_unavailable`, an MQTT error that carries
+/// a journal error the journal's word), and because an outer error knows what the
+/// failure meant to the operation (the runtime calls a matcher's size mismatch the
+/// caller's input). Library errors keep the operating system's error as a source
+/// (a lost camera's ENODEV): looking innermost first would let that plain `io`
+/// hide the library's more precise kind, so `io::Error` is only the fallback.
 pub fn error_kind(err: &anyhow::Error) -> &'static str {
-    if let Some(e) = err
-        .chain()
-        .find_map(|e| e.downcast_ref::<edgeclip::Error>())
-    {
-        return e.kind().as_str();
+    if let Some(kind) = err.chain().find_map(library_kind) {
+        return kind;
     }
     if err.chain().any(|e| e.is::<io::Error>()) {
         return "io";
     }
     "other"
+}
+
+/// An error type of a library crate, with its kind as the JSON word.
+trait Kinded: StdError + 'static {
+    /// The kind's `as_str()`.
+    fn kind_word(&self) -> &'static str;
+}
+
+/// Looks for one library error type in a link of a chain.
+type Probe = fn(&(dyn StdError + 'static)) -> Option<&'static str>;
+
+/// `e` as a `T`, also when it is shared as `Arc<T>`: an error resolved once and
+/// raised again by every caller that needs the result (one board profile for the
+/// whole run) cannot be cloned, so it travels in an `Arc`.
+fn shared<'e, T: StdError + 'static>(e: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+    e.downcast_ref::<T>()
+        .or_else(|| e.downcast_ref::<Arc<T>>().map(|shared| &**shared))
+}
+
+/// The kind of `e` if it is a `T` (or an `Arc<T>`).
+fn word<T: Kinded>(e: &(dyn StdError + 'static)) -> Option<&'static str> {
+    shared::<T>(e).map(T::kind_word)
+}
+
+/// Implements [`Kinded`] through each type's kind method (`kind`, or `error_kind`
+/// where `kind` already names something else) and lists them in `LIBRARY_ERRORS`.
+macro_rules! library_errors {
+    ($($method:ident => [$($ty:ty),* $(,)?]),* $(,)?) => {
+        $($(
+            impl Kinded for $ty {
+                fn kind_word(&self) -> &'static str {
+                    self.$method().as_str()
+                }
+            }
+        )*)*
+
+        /// Every library error type a command can meet. The GPIO indicator's
+        /// errors are generic over the pin's error type; the CLI reports them as
+        /// text.
+        const LIBRARY_ERRORS: &[Probe] = &[$($(word::<$ty>,)*)*];
+    };
+}
+
+library_errors! {
+    kind => [
+        edgeclip::Error,
+        edgeclip_store::StoreError,
+        edgeclip_match::Error,
+        edgeclip_kernels::int8::Error,
+        edgeclip_board::BoardError,
+        edgeclip_capture::CaptureError,
+        edgeclip_capture::ConvertError,
+        edgeclip_capture::RecvError,
+        edgeclip_journal::JournalError,
+        edgeclip_journal::ParseDurabilityError,
+        edgeclip_depth::DepthError,
+        edgeclip_points::read::ReadError,
+        edgeclip_points::CloudError,
+        edgeclip_points::project::ProjectError,
+        edgeclip_points::project::SaveError,
+        edgeclip_mqtt::MqttError,
+        edgeclip_pipeline::WatchError,
+        edgeclip_serve::ServeError,
+        edgeclip_events::SinkError,
+    ],
+    // `ParseError::kind` names the problem; `error_kind` its class.
+    error_kind => [edgeclip_points::read::ParseError],
+}
+
+/// The kind of `e` if it is a library error.
+fn library_kind(e: &(dyn StdError + 'static)) -> Option<&'static str> {
+    LIBRARY_ERRORS.iter().find_map(|kind| kind(e))
 }
 
 /// Whether `err` is a write to a closed stdout. Only the printers produce bare
@@ -535,6 +618,384 @@ mod tests {
             error_kind(&anyhow::anyhow!("the label list is empty")),
             "other"
         );
+    }
+
+    /// One error of each kind of every library crate, wrapped in context as
+    /// commands wrap them, with the word its record must carry.
+    fn library_errors() -> Vec<(&'static str, anyhow::Error, &'static str)> {
+        use std::path::PathBuf;
+        use std::time::Duration;
+
+        use edgeclip_board::BoardError;
+        use edgeclip_capture::{CaptureError, ConvertError, PixelFormat, RecvError};
+        use edgeclip_depth::DepthError;
+        use edgeclip_events::SinkError;
+        use edgeclip_journal::JournalError;
+        use edgeclip_mqtt::MqttError;
+        use edgeclip_pipeline::WatchError;
+        use edgeclip_points::project::{ProjectError, SaveError};
+        use edgeclip_points::read::ReadError;
+        use edgeclip_points::CloudError;
+        use edgeclip_serve::ServeError;
+        use edgeclip_store::StoreError;
+
+        fn wrap(e: impl StdError + Send + Sync + 'static) -> anyhow::Error {
+            anyhow::Error::new(e).context("running the command")
+        }
+        let file = || PathBuf::from("f");
+        let os = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.pcd");
+        std::fs::write(&garbage, "hello\n").unwrap();
+        vec![
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::InvalidInput("x".into())),
+                "invalid_input",
+            ),
+            ("edgeclip", wrap(edgeclip::Error::io("a.png", os())), "io"),
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::Model {
+                    path: file(),
+                    message: "SHA-256 differs".into(),
+                }),
+                "model_file",
+            ),
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::from(StoreError::Checksum {
+                    path: file(),
+                    stored: 1,
+                    computed: 2,
+                })),
+                "store_file",
+            ),
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::ModelMismatch {
+                    path: file(),
+                    message: "another model".into(),
+                }),
+                "model_mismatch",
+            ),
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::BackendUnavailable {
+                    backend: "rknn",
+                    reason: "no librknnrt".into(),
+                }),
+                "backend_unavailable",
+            ),
+            (
+                "edgeclip",
+                wrap(edgeclip::Error::Backend {
+                    backend: "tract",
+                    message: "x".into(),
+                }),
+                "backend",
+            ),
+            (
+                "store",
+                wrap(StoreError::Corrupt {
+                    path: file(),
+                    detail: "x".into(),
+                }),
+                "store_file",
+            ),
+            (
+                "store",
+                wrap(StoreError::ModelMismatch {
+                    path: file(),
+                    store: "a".into(),
+                    model: "b".into(),
+                }),
+                "model_mismatch",
+            ),
+            (
+                "store",
+                wrap(StoreError::UnknownLabel { label: "x".into() }),
+                "invalid_input",
+            ),
+            (
+                "store",
+                wrap(StoreError::Io {
+                    path: file(),
+                    action: "opening",
+                    error: os(),
+                }),
+                "io",
+            ),
+            (
+                "matcher",
+                wrap(edgeclip_match::Error::QueryDim {
+                    expected: 4,
+                    got: 3,
+                }),
+                "invalid_input",
+            ),
+            (
+                "kernels",
+                wrap(edgeclip_kernels::int8::Error::Unsupported(
+                    edgeclip_kernels::int8::Isa::Neon,
+                )),
+                "kernel_unavailable",
+            ),
+            (
+                "kernels",
+                wrap(edgeclip_kernels::int8::Isa::from_name("sse9").unwrap_err()),
+                "invalid_input",
+            ),
+            (
+                "board",
+                wrap(BoardError::Parse {
+                    file: "b.toml".into(),
+                    message: "line 1".into(),
+                }),
+                "board_profile",
+            ),
+            (
+                "board",
+                wrap(edgeclip_board::find("rpi9").unwrap_err()),
+                "invalid_input",
+            ),
+            (
+                "board",
+                wrap(BoardError::Io {
+                    path: file(),
+                    error: os(),
+                }),
+                "io",
+            ),
+            (
+                "capture",
+                wrap(CaptureError::NotACamera {
+                    path: "/dev/null".into(),
+                    reason: "ENOTTY".into(),
+                }),
+                "camera_unavailable",
+            ),
+            (
+                "capture",
+                wrap(CaptureError::Timeout {
+                    path: "/dev/video0".into(),
+                    after: Duration::from_secs(2),
+                }),
+                "camera",
+            ),
+            (
+                "capture",
+                wrap(CaptureError::BadFrame {
+                    sequence: 1,
+                    reason: "empty".into(),
+                }),
+                "frame",
+            ),
+            (
+                "capture",
+                wrap(edgeclip_capture::parse_size("big").unwrap_err()),
+                "config",
+            ),
+            (
+                "capture",
+                wrap(CaptureError::BadImage {
+                    path: file(),
+                    message: "x".into(),
+                }),
+                "invalid_input",
+            ),
+            (
+                "capture",
+                wrap(CaptureError::NotFound { path: file() }),
+                "io",
+            ),
+            (
+                "capture",
+                wrap(ConvertError::OddWidth {
+                    format: PixelFormat::Yuyv,
+                    width: 3,
+                }),
+                "frame",
+            ),
+            ("capture", wrap(RecvError::Closed), "camera_unavailable"),
+            (
+                "journal",
+                wrap(JournalError::BadSegment {
+                    file: file(),
+                    reason: "x".into(),
+                }),
+                "journal_file",
+            ),
+            (
+                "journal",
+                wrap(JournalError::Locked(file())),
+                "journal_locked",
+            ),
+            (
+                "journal",
+                wrap(JournalError::OutOfOrder { seq: 1, last: 2 }),
+                "invalid_input",
+            ),
+            (
+                "journal",
+                wrap(JournalError::Io {
+                    path: file(),
+                    source: os(),
+                }),
+                "io",
+            ),
+            (
+                "journal",
+                wrap(
+                    "sometimes"
+                        .parse::<edgeclip_journal::Durability>()
+                        .unwrap_err(),
+                ),
+                "config",
+            ),
+            ("depth", wrap(DepthError::Config("x".into())), "config"),
+            (
+                "depth",
+                wrap(DepthError::TextEmbedding { index: 0 }),
+                "invalid_input",
+            ),
+            (
+                "depth",
+                wrap(
+                    edgeclip_depth::DepthMap::new(1, 1, vec![2.0])
+                        .unwrap()
+                        .write_png_mm(dir.path().join("no-such-folder/d.png"))
+                        .unwrap_err(),
+                ),
+                "io",
+            ),
+            (
+                "points",
+                wrap(edgeclip_points::read::read_path(&garbage).unwrap_err()),
+                "invalid_input",
+            ),
+            (
+                "points",
+                wrap(ReadError::Io {
+                    path: file(),
+                    error: os(),
+                }),
+                "io",
+            ),
+            (
+                "points",
+                wrap(
+                    edgeclip_points::read::read_bytes(b"", edgeclip_points::read::Format::Xyz)
+                        .unwrap_err(),
+                ),
+                "invalid_input",
+            ),
+            ("points", wrap(CloudError::Empty), "invalid_input"),
+            ("points", wrap(ProjectError::NoViews), "invalid_input"),
+            (
+                "points",
+                wrap(SaveError::Io {
+                    path: file(),
+                    source: os(),
+                }),
+                "io",
+            ),
+            ("mqtt", wrap(MqttError::Config("x".into())), "config"),
+            ("mqtt", wrap(MqttError::Connect("refused".into())), "broker"),
+            (
+                "mqtt",
+                wrap(MqttError::from(JournalError::Locked(file()))),
+                "journal_locked",
+            ),
+            ("pipeline", wrap(WatchError::Config("x".into())), "config"),
+            (
+                "pipeline",
+                wrap(WatchError::from(CaptureError::NotACamera {
+                    path: "/dev/null".into(),
+                    reason: "ENOTTY".into(),
+                })),
+                "camera_unavailable",
+            ),
+            (
+                "pipeline",
+                wrap(WatchError::from(edgeclip::Error::BackendUnavailable {
+                    backend: "openvino",
+                    reason: "x".into(),
+                })),
+                "backend_unavailable",
+            ),
+            ("serve", wrap(ServeError::Config("x".into())), "config"),
+            (
+                "serve",
+                wrap(ServeError::Io {
+                    what: "binding",
+                    addr: "127.0.0.1:1".parse().unwrap(),
+                    error: io::ErrorKind::AddrInUse.into(),
+                }),
+                "io",
+            ),
+            ("events", wrap(SinkError::Full("journal")), "sink_full"),
+            ("events", wrap(SinkError::Closed), "io"),
+        ]
+    }
+
+    #[test]
+    fn every_crates_errors_give_their_own_kind() {
+        for (krate, err, word) in library_errors() {
+            assert_eq!(error_kind(&err), word, "{krate}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn a_library_kind_beats_the_os_error_it_keeps_as_its_source() {
+        // ENODEV is kept as the source, so a bare io::Error is in the chain too.
+        let lost = edgeclip_capture::CaptureError::from_device_io(
+            "/dev/video0",
+            "VIDIOC_DQBUF",
+            io::Error::from_raw_os_error(19),
+            std::time::Duration::ZERO,
+        );
+        let err = anyhow::Error::new(lost).context("capturing from /dev/video0");
+        assert!(err.chain().any(|e| e.is::<io::Error>()));
+        assert_eq!(error_kind(&err), "camera_unavailable");
+    }
+
+    #[test]
+    fn the_outermost_library_error_gives_the_kind() {
+        // The runtime wraps the matcher's error as its source: the runtime's
+        // reading of it (the caller's input) is the one reported.
+        let e = edgeclip::Error::from(edgeclip_match::Error::RowsLen {
+            labels: 2,
+            dim: 4,
+            got: 7,
+        });
+        let err = anyhow::Error::new(e).context("scoring");
+        let kinds: Vec<&str> = err.chain().filter_map(library_kind).collect();
+        assert_eq!(kinds, ["invalid_input", "invalid_input"]);
+        assert_eq!(error_kind(&err), kinds[0]);
+    }
+
+    #[test]
+    fn an_error_shared_in_an_arc_keeps_its_kind() {
+        let broken = edgeclip_board::BoardError::Invalid {
+            file: "b.toml".into(),
+            message: "threads.count must be at least 1".into(),
+        };
+        let err = anyhow::Error::new(Arc::new(broken)).context("choosing the backend");
+        assert_eq!(error_kind(&err), "board_profile");
+    }
+
+    #[test]
+    fn every_kind_word_is_documented_in_wire_md() {
+        let wire = include_str!("../../WIRE.md");
+        let mut words: Vec<&str> = library_errors().into_iter().map(|(_, _, w)| w).collect();
+        words.push("other");
+        for word in words {
+            assert!(
+                wire.contains(&format!("| `{word}` |")),
+                "WIRE.md's table of error kinds lacks `{word}`"
+            );
+        }
     }
 
     #[test]

@@ -171,7 +171,7 @@ fn journal_config(settings: &OutputSettings<'_>) -> Result<JournalConfig> {
     if let Some(policy) = settings.durability_flag.or(t.durability.as_deref()) {
         config.durability = policy
             .parse::<Durability>()
-            .map_err(|e| anyhow::anyhow!("journal durability `{policy}`: {e}"))?;
+            .with_context(|| format!("journal durability `{policy}`"))?;
     }
     let mib = |key: &str, v: Option<u64>| -> Result<Option<u64>> {
         match v {
