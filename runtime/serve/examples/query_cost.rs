@@ -149,7 +149,11 @@ fn main() -> Result<()> {
     println!("{labels} labels, {requests} requests per row, cached encodings");
     println!("| store | request | allocations / request | KiB allocated / request | median µs |");
     println!("|---|---|---|---|---|");
-    for (dtype, name) in [(DType::F32, "f32"), (DType::F16, "f16"), (DType::Int8, "int8")] {
+    for (dtype, name) in [
+        (DType::F32, "f32"),
+        (DType::F16, "f16"),
+        (DType::Int8, "int8"),
+    ] {
         let path = dir.path().join(format!("{name}.emb"));
         write_store(&path, labels, dtype)?;
         let slot = Arc::new(FrameSlot::new(SourceKind::Files));

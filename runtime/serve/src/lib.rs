@@ -13,7 +13,8 @@
 //!            /v1/query: image worker (dense features) ─┐
 //!                       text worker (LRU cache, batching concurrent queries)
 //!                                         │
-//!                       scores, probabilities, locate() ─> where-answer
+//!                       scoring (the matcher's kernels, top-k, softmax),
+//!                       locate() ─> where-answer
 //! ```
 //!
 //! [`api::app`] builds the router over an [`AppState`]; tests call it directly.
@@ -32,6 +33,7 @@ pub mod labels;
 pub mod limit;
 pub mod locate;
 pub mod metrics;
+pub mod scoring;
 pub mod state;
 
 use std::net::SocketAddr;
