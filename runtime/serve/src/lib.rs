@@ -6,7 +6,8 @@
 //! matches it best.
 //!
 //! ```text
-//!  frame source ─> capture thread ─> FrameSlot (newest frame, never waits)
+//!  frame source ─> capture thread (edgeclip-capture's Pump loop)
+//!               ─> FrameSlot (newest frame, never waits)
 //!                                         │
 //!  HTTP ─> metrics ─> timeout ─> rate limit ─> token ─> route
 //!                                         │
