@@ -24,7 +24,6 @@ use std::time::Instant;
 use anyhow::{ensure, Context, Result};
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Request, StatusCode};
-use edgeclip::backend::Engine;
 use edgeclip::labels::{DType, Store, StoreBuilder};
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip_serve::{AppState, FrameSlot, ServeConfig, SourceKind};
@@ -160,7 +159,7 @@ fn main() -> Result<()> {
         slot.publish(frame.clone());
         let state = AppState::new(
             ModelPackage::open(model_dir())?,
-            &Engine::tract(1),
+            &edgeclip_backend_tract::engine(1),
             Precision::Int8,
             slot,
             Some(&path),
