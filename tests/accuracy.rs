@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use edgeclip::backend::Engine;
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::labels::{DType, StoreBuilder};
@@ -93,7 +92,7 @@ fn predict(precision: Precision, set: &str) -> Predictions {
 fn predict_uncached(precision: Precision, set: &str) -> Predictions {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
-    let backend = Engine::tract(1);
+    let backend = edgeclip_backend_tract::engine(1);
     let template = meta["template"].as_str().unwrap().to_owned();
     let names = label_names(meta);
     let text = TextEncoder::open(&package, &backend, precision)
@@ -207,7 +206,7 @@ fn labels_meta_template() -> String {
 fn quantized_stores_agree_with_f32_store() {
     let meta = labels();
     let package = ModelPackage::open(default_model()).unwrap();
-    let backend = Engine::tract(1);
+    let backend = edgeclip_backend_tract::engine(1);
     let names = label_names(meta);
     let text = TextEncoder::open(&package, &backend, Precision::Fp32)
         .unwrap()

@@ -3,7 +3,6 @@
 //! firmware-tools/fixtures/make_model_fixtures.py), checked through
 //! `edgeclip::verify`, the code `edgeclip check` runs on boards.
 
-use edgeclip::backend::Engine;
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::verify::{Reference, FP32_FLOOR, INT8_FLOOR};
 use edgeclip_e2e::default_model;
@@ -12,7 +11,11 @@ fn check(precision: Precision, threads: usize) {
     let package = ModelPackage::open(default_model()).unwrap();
     let reference = Reference::of_package(&package).unwrap();
     let agreements = reference
-        .check(&package, &Engine::tract(threads), precision)
+        .check(
+            &package,
+            &edgeclip_backend_tract::engine(threads),
+            precision,
+        )
         .unwrap();
     let mut outputs: Vec<&str> = agreements.iter().map(|a| a.output.as_str()).collect();
     outputs.sort();

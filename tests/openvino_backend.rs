@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use edgeclip::backend::openvino::OpenVinoBackend;
-use edgeclip::backend::tract::TractBackend;
 use edgeclip::backend::{
     Backend, DType, Dim, Engine, Input, LoadOptions, ModelSpec, Outputs, PrecisionHint, Registry,
     TensorSpec, AUTO,
@@ -19,6 +17,8 @@ use edgeclip::backend::{
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::verify::{static_int8_floor, Reference};
 use edgeclip::ErrorKind;
+use edgeclip_backend_openvino::OpenVinoBackend;
+use edgeclip_backend_tract::TractBackend;
 use edgeclip_e2e::{cosine, default_model, edgeclip, read_f32, root, samples};
 
 /// The wheel's library directory, or `None` (with a note) where it is absent.
@@ -83,7 +83,7 @@ fn embeddings_agree_with_tract() {
     let Some(libs) = wheel_libs() else { return };
     let package = ModelPackage::open(default_model()).unwrap();
     for precision in [Precision::Fp32, Precision::Int8] {
-        let tract = Engine::tract(1);
+        let tract = edgeclip_backend_tract::engine(1);
         let ov = Engine::new(openvino(&libs), options(1));
         let mut a = edgeclip::encoder::ImageEncoder::open(&package, &tract, precision).unwrap();
         let mut b = edgeclip::encoder::ImageEncoder::open(&package, &ov, precision).unwrap();
@@ -217,7 +217,7 @@ fn a_device_that_is_not_there_is_unavailable_and_named() {
 fn without_the_library_auto_falls_back_to_tract_and_a_named_backend_fails() {
     let missing = Path::new("/nonexistent/openvino/libs");
     let backend = OpenVinoBackend::new(Some(missing.to_owned()));
-    let err = backend.check().unwrap_err();
+    let err = edgeclip::Error::from(backend.check().unwrap_err());
     assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
     assert!(
         err.to_string().contains("/nonexistent/openvino/libs"),

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use edgeclip::backend::Engine;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::model::{ModelPackage, PointClipSettings, Precision};
 use edgeclip::preprocess::load_rgb;
@@ -94,7 +93,7 @@ fn pointclip_v1_top1() {
         .clone()
         .unwrap_or_else(|| "point cloud depth map of a {}.".into());
     let size = package.manifest().preprocess.image_size as usize;
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let projections = [Projection::V1 { normalize: true }];
     let weights = [settings
         .view_weights_v1
@@ -187,7 +186,7 @@ fn depthclip_scene_depth() {
             config.scale = s;
         }
     }
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let started = Instant::now();
     let images: Vec<_> = scenes
         .iter()

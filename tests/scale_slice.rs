@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use edgeclip::backend::Outputs;
 use edgeclip::backend::{DType, Input, ModelSpec};
-use edgeclip::backend::{Engine, Outputs};
 use edgeclip_e2e::{cosine, read_f32, root};
 use edgeclip_kernels::int8::Isa;
 
@@ -26,7 +26,7 @@ fn check(precision: &str, floor: f64) {
     let dir = slice_dir();
     let spec = ModelSpec::batched("image", DType::F32, &[3, 224, 224], &["embedding"]);
     let started = Instant::now();
-    let mut session = Engine::tract(1)
+    let mut session = edgeclip_backend_tract::engine(1)
         .load(&dir.join(format!("slice.{precision}.onnx")), &spec)
         .unwrap();
     let input = read_f32(&dir.join("input.bin"));
@@ -72,8 +72,8 @@ enum Ops {
 /// The slice's embedding on tract with and without this crate's operators
 /// (`backend::tract::ops`), and the optimized plan's operator names.
 fn embed_with(precision: &str, threads: usize, with: Ops) -> (Vec<f32>, Vec<String>) {
-    use edgeclip::backend::tract::TractBackend;
     use edgeclip::backend::{LoadOptions, Session};
+    use edgeclip_backend_tract::TractBackend;
     let dir = slice_dir();
     let spec = ModelSpec::batched("image", DType::F32, &[3, 224, 224], &["embedding"]);
     let options = LoadOptions {

@@ -10,7 +10,6 @@
 //! the rates measured when the value output was added, minus a margin; the
 //! product's target of 90% is not reached by this model (see runtime/serve/README.md).
 
-use edgeclip::backend::Engine;
 use edgeclip::encoder::{ImageEncoder, ImageFeatures, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::preprocess::{load_rgb, source_window};
@@ -59,7 +58,7 @@ fn measure(precision: Precision) -> Rates {
     let scenes = meta["scenes"].as_array().unwrap();
     assert!(scenes.len() >= 500, "only {} scenes", scenes.len());
     let package = ModelPackage::open(default_model()).unwrap();
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let mut images = ImageEncoder::open_dense(&package, &engine, precision).unwrap();
     let mut texts = TextEncoder::open(&package, &engine, precision).unwrap();
     let queries: Vec<&str> = scenes

@@ -25,4 +25,4 @@ slices=("$slice/slice.fp32.onnx:slice" "$slice/slice.int8.onnx:slice")
   "$out/ort.json" "$out/ort-slice.json" "$out/ort-all.json"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
 OPENVINO_LIB=$libs cargo run --quiet --release --manifest-path "$root/Cargo.toml" -p edgeclip \
-  --features openvino --example backend_table -- "$out/ort-all.json"
+  --example backend_table -- "$out/ort-all.json"

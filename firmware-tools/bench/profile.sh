@@ -18,7 +18,7 @@ bin=$root/target/release/examples/profile
   echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores."
   echo "Per operator kind: median-run time summed over its nodes; then the slowest nodes with"
   echo "their kernel (\`_i32_\` kernels are the int8 products). \`Edgeclip*\` operators are this"
-  echo "project's (runtime/edgeclip/src/backend/tract/ops)."
+  echo "project's (runtime/backends/tract/src/ops)."
   for case in default/image default/text ViT-B-32/image ViT-B-32/text ViT-B-16/image gemm-repro/image; do
     file=$models/${case%%/*}/${case##*/}.int8.onnx
     [ -e "$file" ] || continue

@@ -85,7 +85,7 @@ impl HostFacts {
 }
 
 /// The profile chosen for a host, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
     /// The profile.
     pub profile: Profile,

@@ -7,7 +7,7 @@
 //!               \                          |             /
 //!                `--- FrameSource::next_frame() -> FrameRef (borrowed bytes)
 //!                                 |
-//!            capture thread: pump() copies into a recycled Frame
+//!            capture thread: Pump / pump() copies into a recycled Frame
 //!                                 |
 //!              mailbox (one slot, the newest frame wins, drops counted)
 //!                                 |
@@ -61,6 +61,11 @@
 //! - **Errors say what to do.** [`CaptureError::recovery`] tells a caller to skip a
 //!   frame, retry, reopen the device after a back-off (ENODEV, EIO, not plugged in) or
 //!   give up (not a camera, a format it refuses).
+//! - **One capture loop.** [`Pump`] is the loop every consumer runs, with one policy
+//!   for those errors (a broken frame is counted and skipped, a timeout is retried on
+//!   the same handle, the rest go back to the caller), a stop flag, an optional pace
+//!   and counters other threads can read; what happens to a frame is the
+//!   [`FrameSink`]'s business (the mailbox, or a server's converting slot).
 //! - **V4L2 is a feature.** The `v4l` feature (on by default) needs libclang at build
 //!   time (the `v4l` crate runs bindgen); without it everything else still builds.
 //!   Format negotiation is pure functions in [`source::negotiate`], tested without a
@@ -78,7 +83,8 @@ pub use convert::{to_rgb8, Converter, Limits};
 pub use error::{CaptureError, CaptureErrorKind, ConvertError, Recovery};
 pub use frame::{ColorSpace, Frame, FrameRef, Matrix, PixelFormat, Range};
 pub use mailbox::{
-    mailbox, mailbox_with_spares, pump, MailboxStats, PumpEnd, Receiver, RecvError, Sender,
+    mailbox, mailbox_with_spares, pump, Delivery, FrameSink, MailboxStats, Pump, PumpCounters,
+    PumpEnd, PumpStats, Receiver, RecvError, Sender,
 };
 pub use source::files::ImageFiles;
 pub use source::negotiate::{Negotiated, Request};

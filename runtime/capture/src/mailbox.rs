@@ -6,12 +6,17 @@
 //! [`recycle`](Receiver::recycle), so the producer refills buffers instead of
 //! allocating. At most three values exist in steady state (one being filled, one in the
 //! slot, one being read) plus a bounded pool of spares.
+//!
+//! The capture loop that feeds it is here too: [`Pump`] (and [`pump`], its plain form)
+//! pulls frames from a [`FrameSource`] and hands each to a [`FrameSink`] (this
+//! mailbox, or a consumer's own slot), with one policy for the source's errors.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{CaptureError, Recovery};
-use crate::frame::Frame;
+use crate::frame::{Frame, FrameRef};
 use crate::source::FrameSource;
 
 /// Counters of a mailbox. `published == received + dropped + (value in the slot)`.
@@ -221,43 +226,213 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-/// How [`pump`] ended without an error.
+/// How a capture loop ([`pump`], [`Pump::run`]) ended without an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PumpEnd {
     /// The source has no more frames.
     SourceEnded,
-    /// The receiver is gone.
+    /// The receiver (the sink) is gone.
     ReceiverGone,
+    /// The loop's stop flag was raised.
+    Stopped,
 }
 
-/// Runs a capture loop: pulls frames from `source`, copies each into a recycled
-/// [`Frame`] and publishes it, until the source ends, the receiver goes away, or the
-/// source fails with an error other than a bad frame ([`Recovery::Skip`] errors are
-/// logged and skipped). The caller decides what a returned error means (retry, reopen
-/// after a back-off, give up) and calls `pump` again.
+/// What a [`FrameSink`] did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Taken (published, converted, stored).
+    Taken,
+    /// Refused as broken (it could not be converted): counted with the source's bad
+    /// frames, and the loop goes on. The sink logs why.
+    Bad,
+    /// The consumer is gone: the loop ends with [`PumpEnd::ReceiverGone`].
+    Closed,
+}
+
+/// Where a capture loop hands its frames: a mailbox's [`Sender`] (a copy for
+/// another thread), or a consumer's own slot (a server converting each frame on the
+/// capture thread).
+pub trait FrameSink {
+    /// Takes one frame, borrowed from the source until this returns.
+    fn deliver(&mut self, frame: &FrameRef<'_>) -> Delivery;
+
+    /// Whether the consumer still wants frames; checked before every pull, so a
+    /// loop whose consumer left does not wait for one more frame. Always, unless
+    /// overridden.
+    fn is_open(&self) -> bool {
+        true
+    }
+
+    /// Called after every pull, whatever it gave (a frame, an error, the end): where
+    /// a consumer reads what the source reports on the side, such as
+    /// [`crate::CameraEvent`]s. Nothing, unless overridden.
+    fn pulled(&mut self) {}
+}
+
+/// The mailbox as a sink: each frame is copied into a recycled [`Frame`] and
+/// published. `&Sender` because publishing needs no exclusive access.
+impl FrameSink for &Sender<Frame> {
+    fn deliver(&mut self, frame: &FrameRef<'_>) -> Delivery {
+        let mut buf = self.take_spare().unwrap_or_default();
+        buf.copy_from(frame);
+        match self.publish(buf) {
+            Ok(()) => Delivery::Taken,
+            Err(_) => Delivery::Closed,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.is_connected()
+    }
+}
+
+/// What a capture loop has counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PumpStats {
+    /// Frames the sink took.
+    pub delivered: u64,
+    /// Frames lost as broken: the source's [`Recovery::Skip`] errors and the frames
+    /// the sink refused ([`Delivery::Bad`]).
+    pub bad: u64,
+    /// Pulls tried again on the same handle after a [`Recovery::Retry`] error (a
+    /// timeout): no frame was lost, none came.
+    pub retried: u64,
+}
+
+/// A capture loop's counters, readable from other threads while it runs (a
+/// server's health answer).
+#[derive(Debug, Default)]
+pub struct PumpCounters {
+    delivered: AtomicU64,
+    bad: AtomicU64,
+    retried: AtomicU64,
+}
+
+impl PumpCounters {
+    /// The counts so far.
+    pub fn stats(&self) -> PumpStats {
+        PumpStats {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            bad: self.bad.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A capture loop: pulls frames from a source and hands each to a [`FrameSink`]
+/// until the source ends, the sink closes, the stop flag is raised, or the source
+/// fails in a way only its owner can fix.
+///
+/// One policy for the source's errors, by [`CaptureError::recovery`]:
+/// - [`Recovery::Skip`] (a broken frame): counted as bad, logged, and the next frame
+///   pulled.
+/// - [`Recovery::Retry`] (a timeout): pulled again on the same handle, counted as
+///   retried but not as bad: nothing broken arrived, nothing arrived at all. A loop
+///   cannot reopen a device; [`crate::Reconnecting`] treats repeated timeouts as a
+///   lost camera and reopens it, so a camera behind it never returns these.
+/// - [`Recovery::Reopen`] and [`Recovery::Fatal`]: returned. The caller closes the
+///   source, and reopens it after a back-off or gives up.
+///
+/// With a pace, pulls start at least that far apart, whatever each gave: for sources
+/// that would deliver as fast as they are pulled (looping image files), since a
+/// consumer of the newest frame reads no more than a camera's rate.
+#[derive(Debug, Clone, Default)]
+pub struct Pump {
+    stop: Option<Arc<AtomicBool>>,
+    pace: Option<Duration>,
+    counters: Arc<PumpCounters>,
+}
+
+impl Pump {
+    /// A loop without stop flag or pace, with counters of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends the loop ([`PumpEnd::Stopped`]) once `stop` is true; checked before every
+    /// pull. A pull already waiting ends within the source's own timeout.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// Starts pulls at least `pace` apart (`None`: as fast as the source delivers).
+    pub fn with_pace(mut self, pace: Option<Duration>) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Counts into `counters` (shared with whoever reports them).
+    pub fn with_counters(mut self, counters: Arc<PumpCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// The loop's counters.
+    pub fn counters(&self) -> &Arc<PumpCounters> {
+        &self.counters
+    }
+
+    /// Runs the loop on this thread; see [`Pump`] for what ends it.
+    pub fn run<S, K>(&self, source: &mut S, sink: &mut K) -> Result<PumpEnd, CaptureError>
+    where
+        S: FrameSource + ?Sized,
+        K: FrameSink + ?Sized,
+    {
+        let counters = &*self.counters;
+        loop {
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                return Ok(PumpEnd::Stopped);
+            }
+            if !sink.is_open() {
+                return Ok(PumpEnd::ReceiverGone);
+            }
+            let started = Instant::now();
+            let next = source.next_frame();
+            sink.pulled();
+            match next {
+                Ok(Some(frame)) => match sink.deliver(&frame) {
+                    Delivery::Taken => PumpCounters::add(&counters.delivered),
+                    Delivery::Bad => PumpCounters::add(&counters.bad),
+                    Delivery::Closed => return Ok(PumpEnd::ReceiverGone),
+                },
+                Ok(None) => return Ok(PumpEnd::SourceEnded),
+                Err(e) => match e.recovery() {
+                    Recovery::Skip => {
+                        PumpCounters::add(&counters.bad);
+                        log::warn!("skipping a frame: {e}");
+                    }
+                    Recovery::Retry => {
+                        PumpCounters::add(&counters.retried);
+                        log::warn!("{e}; waiting for the next frame");
+                    }
+                    Recovery::Reopen | Recovery::Fatal => return Err(e),
+                },
+            }
+            if let Some(rest) = self.pace.and_then(|p| p.checked_sub(started.elapsed())) {
+                std::thread::sleep(rest);
+            }
+        }
+    }
+}
+
+/// Runs a capture loop ([`Pump`], without stop flag or pace) into a mailbox: each
+/// frame is copied into a recycled [`Frame`] and published, until the source ends,
+/// the receiver goes away, or the source fails with an error that only reopening or
+/// giving up answers (returned; the caller decides, and calls `pump` again).
 pub fn pump<S: FrameSource + ?Sized>(
     source: &mut S,
     tx: &Sender<Frame>,
 ) -> Result<PumpEnd, CaptureError> {
-    loop {
-        if !tx.is_connected() {
-            return Ok(PumpEnd::ReceiverGone);
-        }
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Ok(PumpEnd::SourceEnded),
-            Err(e) if e.recovery() == Recovery::Skip => {
-                log::warn!("skipping a frame: {e}");
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let mut buf = tx.take_spare().unwrap_or_default();
-        buf.copy_from(&frame);
-        if tx.publish(buf).is_err() {
-            return Ok(PumpEnd::ReceiverGone);
-        }
-    }
+    Pump::new().run(source, &mut &*tx)
 }
 
 #[cfg(test)]
@@ -322,6 +497,204 @@ mod tests {
         }
         assert_eq!(tx.take_spare(), Some(0));
         assert_eq!(tx.take_spare(), None);
+    }
+
+    /// What a scripted source does on each pull.
+    #[derive(Clone, Copy)]
+    enum Step {
+        Frame,
+        Bad,
+        Timeout,
+        Lost,
+    }
+
+    /// Plays `steps`, then ends; frame `i`'s one byte is `i`.
+    struct Script {
+        steps: Vec<Step>,
+        next: usize,
+        byte: [u8; 1],
+    }
+
+    impl Script {
+        fn new(steps: &[Step]) -> Self {
+            Self {
+                steps: steps.to_vec(),
+                next: 0,
+                byte: [0],
+            }
+        }
+    }
+
+    impl FrameSource for Script {
+        fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, CaptureError> {
+            let Some(&step) = self.steps.get(self.next) else {
+                return Ok(None);
+            };
+            let sequence = self.next as u64;
+            self.next += 1;
+            let path = std::path::PathBuf::from("/dev/video9");
+            match step {
+                Step::Frame => {
+                    self.byte = [sequence as u8];
+                    Ok(Some(FrameRef {
+                        width: 1,
+                        height: 1,
+                        stride: 0,
+                        format: crate::PixelFormat::Rgb24,
+                        color: Default::default(),
+                        bytes: &self.byte,
+                        sequence,
+                        timestamp: Duration::ZERO,
+                    }))
+                }
+                Step::Bad => Err(CaptureError::BadFrame {
+                    sequence,
+                    reason: "flagged by the driver".into(),
+                }),
+                Step::Timeout => Err(CaptureError::Timeout {
+                    path,
+                    after: Duration::from_secs(1),
+                }),
+                Step::Lost => Err(CaptureError::DeviceLost {
+                    path,
+                    source: std::io::Error::other("ENODEV"),
+                }),
+            }
+        }
+
+        fn stats(&self) -> crate::SourceStats {
+            Default::default()
+        }
+    }
+
+    /// Records what the loop gives it; refuses frames whose byte is in `bad`,
+    /// closes at the frame whose byte is `close_at`, raises `stop` at `stop_at`.
+    #[derive(Default)]
+    struct Recorder {
+        taken: Vec<u8>,
+        pulls: usize,
+        bad: Vec<u8>,
+        close_at: Option<u8>,
+        stop_at: Option<(u8, Arc<AtomicBool>)>,
+    }
+
+    impl FrameSink for Recorder {
+        fn deliver(&mut self, frame: &FrameRef<'_>) -> Delivery {
+            let byte = frame.bytes[0];
+            if let Some((at, stop)) = &self.stop_at {
+                if *at == byte {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            if self.close_at == Some(byte) {
+                return Delivery::Closed;
+            }
+            if self.bad.contains(&byte) {
+                return Delivery::Bad;
+            }
+            self.taken.push(byte);
+            Delivery::Taken
+        }
+
+        fn pulled(&mut self) {
+            self.pulls += 1;
+        }
+    }
+
+    use Step::{Bad, Frame as F, Lost, Timeout};
+
+    #[test]
+    fn bad_frames_are_skipped_timeouts_retried_and_a_lost_device_returned() {
+        let mut source = Script::new(&[F, Bad, Timeout, Timeout, F, Lost, F]);
+        let mut sink = Recorder::default();
+        let pump = Pump::new();
+        let e = pump.run(&mut source, &mut sink).unwrap_err();
+        assert!(matches!(e, CaptureError::DeviceLost { .. }), "{e}");
+        assert_eq!(sink.taken, [0, 4]);
+        assert_eq!(
+            sink.pulls, 6,
+            "the sink hears of every pull, errors included"
+        );
+        assert_eq!(
+            pump.counters().stats(),
+            PumpStats {
+                delivered: 2,
+                bad: 1,
+                retried: 2
+            }
+        );
+        // The caller reopens (here: goes on with the same source) and runs it again;
+        // the counters go on counting.
+        assert_eq!(
+            pump.run(&mut source, &mut sink).unwrap(),
+            PumpEnd::SourceEnded
+        );
+        assert_eq!(sink.taken, [0, 4, 6]);
+        assert_eq!(pump.counters().stats().delivered, 3);
+    }
+
+    #[test]
+    fn frames_the_sink_refuses_are_bad_and_a_closed_sink_ends_the_loop() {
+        let mut source = Script::new(&[F, F, F, F, F]);
+        let mut sink = Recorder {
+            bad: vec![1],
+            close_at: Some(3),
+            ..Recorder::default()
+        };
+        let counters = Arc::new(PumpCounters::default());
+        let pump = Pump::new().with_counters(counters.clone());
+        assert_eq!(
+            pump.run(&mut source, &mut sink).unwrap(),
+            PumpEnd::ReceiverGone
+        );
+        assert_eq!(sink.taken, [0, 2]);
+        assert_eq!((counters.stats().delivered, counters.stats().bad), (2, 1));
+    }
+
+    #[test]
+    fn the_stop_flag_ends_the_loop_before_the_next_pull() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut source = Script::new(&[F, F, F, F, F]);
+        let mut sink = Recorder {
+            stop_at: Some((2, stop.clone())),
+            ..Recorder::default()
+        };
+        let pump = Pump::new().with_stop(stop.clone());
+        assert_eq!(pump.run(&mut source, &mut sink).unwrap(), PumpEnd::Stopped);
+        assert_eq!((sink.taken.as_slice(), sink.pulls), (&[0, 1, 2][..], 3));
+        // Raised before it starts: nothing is pulled.
+        let mut sink = Recorder::default();
+        assert_eq!(pump.run(&mut source, &mut sink).unwrap(), PumpEnd::Stopped);
+        assert_eq!(sink.pulls, 0);
+    }
+
+    #[test]
+    fn a_pace_spaces_every_pull_bad_ones_too() {
+        let mut source = Script::new(&[F, Bad, F, Bad, F]);
+        let mut sink = Recorder::default();
+        let pump = Pump::new().with_pace(Some(Duration::from_millis(20)));
+        let started = Instant::now();
+        assert_eq!(
+            pump.run(&mut source, &mut sink).unwrap(),
+            PumpEnd::SourceEnded
+        );
+        // Six pulls (the last one finds the end), each at least 20 ms after the last.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+        assert_eq!(pump.counters().stats().bad, 2);
+    }
+
+    #[test]
+    fn pump_publishes_into_the_mailbox_and_stops_when_its_receiver_is_gone() {
+        let (tx, rx) = mailbox::<Frame>();
+        let mut source = Script::new(&[F, Bad, F]);
+        assert_eq!(pump(&mut source, &tx).unwrap(), PumpEnd::SourceEnded);
+        assert_eq!(rx.try_recv().map(|f| f.bytes[0]), Some(2));
+        assert_eq!((rx.stats().published, rx.stats().dropped), (2, 1));
+        drop(rx);
+        let mut source = Script::new(&[F]);
+        assert_eq!(pump(&mut source, &tx).unwrap(), PumpEnd::ReceiverGone);
+        assert_eq!(source.next, 0, "nothing pulled for a receiver that left");
     }
 
     #[test]

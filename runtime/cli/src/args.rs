@@ -45,12 +45,17 @@ pub struct Cli {
     /// $XDG_CACHE_HOME/edgeclip, else ~/.cache/edgeclip).
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// A backend's setting, over the board profile's `[backends.NAME]` table
+    /// (repeatable): `openvino.device=GPU`, `rknn.library=/opt/rknn/lib`. Each
+    /// backend documents its keys; a wrong key or value is an error naming it.
+    #[arg(long = "backend-option", global = true, value_name = "NAME.KEY=VALUE")]
+    pub backend_option: Vec<String>,
     /// OpenVINO's C library, or its directory (default: $OPENVINO_LIB, then
-    /// OpenVINO's own search).
+    /// OpenVINO's own search). Same as `--backend-option openvino.library=PATH`.
     #[arg(long, global = true, value_name = "PATH")]
     pub openvino_lib: Option<PathBuf>,
     /// Rockchip's `librknnrt.so`, or its directory (default: $RKNN_LIB, then the
-    /// system's library directories).
+    /// system's library directories). Same as `--backend-option rknn.library=PATH`.
     #[arg(long, global = true, value_name = "PATH")]
     pub rknn_lib: Option<PathBuf>,
     /// Log more (-v info, -vv debug).
@@ -59,6 +64,22 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The backend settings of the flags, in the generic form: each library
+    /// flag is the `library` key of its backend (quoted, so any path stays
+    /// text), then `--backend-option` in the order given.
+    pub fn backend_options(&self) -> Vec<String> {
+        let aliases = [("openvino", &self.openvino_lib), ("rknn", &self.rknn_lib)];
+        let libraries = aliases.into_iter().filter_map(|(backend, path)| {
+            let path = toml::Value::String(path.as_ref()?.display().to_string());
+            Some(format!("{backend}.library={path}"))
+        });
+        libraries
+            .chain(self.backend_option.iter().cloned())
+            .collect()
+    }
 }
 
 /// `--format` values.

@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::sync::Arc;
 
-use edgeclip::backend::{Backend, Engine, Libraries, LoadOptions, PrecisionHint, Registry, AUTO};
+use edgeclip::backend::{
+    parse_assignment, Backend, Engine, LoadOptions, PrecisionHint, Registry, Settings,
+    SettingsByBackend, AUTO,
+};
 use edgeclip::model::{ModelPackage, Precision, MANIFEST_FILE};
-use edgeclip_board::{Detection, Profile};
+use edgeclip_board::Detection;
 
 use crate::args::{Cli, FormatArg, PrecisionArg};
 use crate::output::{Format, Printer};
@@ -52,9 +55,13 @@ pub struct Ctx {
     device: Option<String>,
     precision_hint: PrecisionHint,
     cache_dir: Option<PathBuf>,
-    libraries: Libraries,
+    /// `NAME.KEY=VALUE` settings from the flags, applied over the board
+    /// profile's backend tables in this order.
+    backend_options: Vec<String>,
     /// Resolved on first use, as the engine is.
-    board_profile: OnceCell<std::result::Result<Detection, String>>,
+    /// The error is shared, so every caller gets it typed (its kind reaches
+    /// JSON error records).
+    board_profile: OnceCell<std::result::Result<Detection, Arc<edgeclip_board::BoardError>>>,
     /// Built on first use: commands without inference never probe backends.
     engine: OnceCell<Engine>,
     /// Where records go.
@@ -85,10 +92,7 @@ impl Ctx {
                 PrecisionHint::Exact
             },
             cache_dir: cli.cache_dir.clone(),
-            libraries: Libraries {
-                openvino: cli.openvino_lib.clone(),
-                rknn: cli.rknn_lib.clone(),
-            },
+            backend_options: cli.backend_options(),
             board_profile: OnceCell::new(),
             engine: OnceCell::new(),
             out: Printer::new(format, io::stdout().lock()),
@@ -124,35 +128,52 @@ impl Ctx {
             .get_or_init(|| {
                 let facts = edgeclip_board::HostFacts::probe();
                 edgeclip_board::resolve(Some(&self.board), &facts, &edgeclip_board::builtin())
-                    .map_err(|e| e.to_string())
+                    .map_err(Arc::new)
             })
             .as_ref()
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(|e| anyhow::Error::new(Arc::clone(e)))
     }
 
-    /// The backend registry with the delegate libraries the flags name.
-    pub fn registry(&self) -> Registry {
-        Registry::builtin_with(&self.libraries)
+    /// This build's backends, each configured by the board profile's table for
+    /// it with `--backend-option` settings over it.
+    pub fn registry(&self) -> Result<Registry> {
+        let mut settings = SettingsByBackend::new();
+        let board = self.board().ok();
+        if let Some(board) = board {
+            for (name, table) in &board.profile.backends.settings {
+                settings.insert(name.clone(), Settings::new(table.clone()));
+            }
+        }
+        for option in &self.backend_options {
+            let (name, key, value) =
+                parse_assignment(option).map_err(|e| anyhow!("--backend-option: {e}"))?;
+            settings.entry(name).or_default().set(&key, value);
+        }
+        // As the library's error, so its kind reaches JSON error records.
+        let registry = edgeclip_backends::registry(&settings).map_err(edgeclip::Error::from);
+        registry.with_context(|| match board {
+            Some(b) => format!(
+                "configuring the backends (board profile {}, --backend-option)",
+                b.profile.name
+            ),
+            None => "configuring the backends (--backend-option)".to_owned(),
+        })
     }
 
-    /// Load options for `backend`: threads, and the device and cache from the
-    /// flags, else the board profile.
+    /// Load options: threads, and the device and cache from the flags (a
+    /// backend's own settings give its default device), the cores from the
+    /// board profile.
     pub fn load_options(&self, backend: &str) -> LoadOptions {
         let board = self.board().ok();
-        let device = self
-            .device
-            .clone()
-            .or_else(|| board.and_then(|b| board_device(&b.profile, backend)));
         LoadOptions {
             threads: self.threads(),
-            device,
+            device: self.device.clone(),
             cache_dir: self
                 .cache_dir
                 .clone()
                 .or_else(default_cache_dir)
                 .map(|dir| dir.join(backend)),
             precision_hint: self.precision_hint,
-            soc: board.and_then(|b| b.profile.backends.rknn.as_ref().map(|r| r.soc.clone())),
             // The profile's cores when its thread count is in use; --threads
             // asks for a count of its own, left to the OS to place.
             cores: match (self.threads, board) {
@@ -169,7 +190,7 @@ impl Ctx {
         if let Some(engine) = self.engine.get() {
             return Ok(engine);
         }
-        let backend = self.select_backend(&self.registry())?;
+        let backend = self.select_backend(&self.registry()?)?;
         let options = self.load_options(backend.name());
         log::info!("backend {} ({options:?})", backend.name());
         let engine = Engine::new(backend, options);
@@ -190,14 +211,14 @@ impl Ctx {
         let Ok(package) = self.package() else {
             return true; // the command reports the package error itself
         };
-        let soc = self.load_options(name).soc;
+        let soc = backend.soc();
         let manifest = package.manifest();
         // Both towers: one engine runs both, and a command may need either.
         let has = [&manifest.image, &manifest.text].iter().all(|tower| {
             tower.files.iter().any(|f| {
                 f.precision == self.precision
                     && f.backend.as_deref() == Some(name)
-                    && (f.soc.is_none() || f.soc.as_deref() == soc.as_deref())
+                    && (f.soc.is_none() || f.soc.as_deref() == soc)
             })
         });
         if !has {
@@ -219,7 +240,9 @@ impl Ctx {
             self.board()?;
         }
         if self.backend != AUTO {
-            return Ok(registry.select(&self.backend)?);
+            return Ok(registry
+                .select(&self.backend)
+                .map_err(edgeclip::Error::from)?);
         }
         let order: Vec<&str> = match self.board() {
             Ok(board) => board
@@ -238,24 +261,9 @@ impl Ctx {
             .into_iter()
             .filter(|name| self.package_serves(registry, name))
             .collect();
-        Ok(registry.select_in_order(&usable)?)
-    }
-}
-
-/// The device a profile sets for `backend`, in the backend's words.
-fn board_device(profile: &Profile, backend: &str) -> Option<String> {
-    match backend {
-        "openvino" => profile
-            .backends
-            .openvino
-            .as_ref()
-            .map(|o| o.device.as_str().to_owned()),
-        "rknn" => profile
-            .backends
-            .rknn
-            .as_ref()
-            .map(|r| r.core_mask.as_str().to_owned()),
-        _ => None,
+        Ok(registry
+            .select_in_order(&usable)
+            .map_err(edgeclip::Error::from)?)
     }
 }
 

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use edgeclip::backend::Engine;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision};
 
@@ -24,7 +23,7 @@ fn encode(c: &mut Criterion) {
     let image = vec![0.1f32; 3 * size * size];
     for precision in [Precision::Fp32, Precision::Int8] {
         for threads in [1, 2] {
-            let engine = Engine::tract(threads);
+            let engine = edgeclip_backend_tract::engine(threads);
             let mut img = ImageEncoder::open(&package, &engine, precision).unwrap();
             img.embed_preprocessed(&image, 1).unwrap();
             c.bench_function(&format!("image/{precision}/{threads}t"), |b| {
@@ -64,7 +63,9 @@ fn scale_slice(c: &mut Criterion) {
     for precision in ["fp32", "int8"] {
         for threads in [1, 2] {
             let path = dir.join(format!("slice.{precision}.onnx"));
-            let mut session = Engine::tract(threads).load(&path, &spec).unwrap();
+            let mut session = edgeclip_backend_tract::engine(threads)
+                .load(&path, &spec)
+                .unwrap();
             let mut out = Outputs::new();
             session.run(Input::F32(&input), 1, &mut out).unwrap();
             c.bench_function(&format!("vit-b32-slice/{precision}/{threads}t"), |b| {

@@ -1,7 +1,7 @@
 //! Image and text latency per backend beside onnxruntime: the table of
 //! `firmware-tools/bench/backends.sh`, which makes the onnxruntime JSON first.
 //!
-//!     cargo run --release -p edgeclip --features openvino --example backend_table -- ORT.json
+//!     cargo run --release -p edgeclip --example backend_table -- ORT.json
 //!
 //! Rows: the default model's towers (fp32 and int8 files) and the ViT-B/32-width
 //! slice (image), each on tract, on OpenVINO's CPU in f32 and, for fp32 files,
@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use edgeclip::backend::openvino::OpenVinoBackend;
-use edgeclip::backend::tract::TractBackend;
 use edgeclip::backend::{
     Backend, DType, Dim, Input, LoadOptions, ModelSpec, Outputs, PrecisionHint, TensorSpec,
 };
+use edgeclip_backend_openvino::OpenVinoBackend;
+use edgeclip_backend_tract::TractBackend;
 
 struct Case {
     model: &'static str,

@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use edgeclip::backend::tract::TractBackend;
 use edgeclip::backend::{Input, LoadOptions, Outputs, Session};
+use edgeclip_backend_tract::TractBackend;
 
 mod common;
 use common::Item;

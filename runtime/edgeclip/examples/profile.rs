@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use edgeclip::backend::tract::TractBackend;
 use edgeclip::backend::LoadOptions;
+use edgeclip_backend_tract::TractBackend;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::eval;
 

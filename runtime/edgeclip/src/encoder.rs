@@ -41,7 +41,7 @@ fn open_tower(
 ) -> Result<Tower> {
     let target = FileTarget {
         backend: engine.name(),
-        soc: engine.options().soc.as_deref(),
+        soc: engine.backend().soc(),
     };
     let entry = package.select_file(kind, precision, target)?;
     let spec = package.tower_spec(kind, dense)?;

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use edgeclip_store::StoreError;
+use edgeclip_store::{StoreError, StoreErrorKind};
 
 /// Everything that can go wrong in the runtime. Variants carry the file or
 /// input they are about, so a message alone tells the user what to fix.
@@ -50,31 +50,10 @@ pub enum Error {
         /// The decoder's complaint.
         message: String,
     },
-    /// An inference backend failed to load or run a model it is able to run.
-    #[error("backend {backend}: {message}")]
-    Backend {
-        /// The backend's name (`tract`, `openvino`, ...).
-        backend: &'static str,
-        /// The backend's error, with its context chain.
-        message: String,
-    },
-    /// A backend cannot run on this machine: its library, device or build feature
-    /// is missing. The model is not at fault; another backend may run it.
-    #[error("backend {backend} is unavailable: {reason}")]
-    BackendUnavailable {
-        /// The backend's name.
-        backend: &'static str,
-        /// Why it cannot run here.
-        reason: String,
-    },
-    /// No backend of that name is built into this binary.
-    #[error("unknown backend `{name}` (this build has: {})", known.join(", "))]
-    UnknownBackend {
-        /// The name asked for.
-        name: String,
-        /// The backends this build has.
-        known: Vec<&'static str>,
-    },
+    /// An inference backend is unavailable, was misconfigured, or failed; its
+    /// own kind says which.
+    #[error(transparent)]
+    Backend(#[from] edgeclip_backend::Error),
     /// Two things that must come from the same model do not (a store built by
     /// another model or tokenizer, a reference of another package).
     #[error("{}: {message}", path.display())]
@@ -152,11 +131,8 @@ impl Error {
         match self {
             Error::Io { .. } => ErrorKind::Io,
             Error::Manifest { .. } | Error::Model { .. } => ErrorKind::ModelFile,
-            Error::Image { .. } | Error::InvalidInput(_) | Error::UnknownBackend { .. } => {
-                ErrorKind::InvalidInput
-            }
-            Error::Backend { .. } => ErrorKind::Backend,
-            Error::BackendUnavailable { .. } => ErrorKind::BackendUnavailable,
+            Error::Image { .. } | Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::Backend(e) => backend_kind(e),
             Error::ModelMismatch { .. } => ErrorKind::ModelMismatch,
             Error::Store(e) => store_kind(e),
             Error::Match(_) => ErrorKind::InvalidInput,
@@ -164,19 +140,30 @@ impl Error {
     }
 }
 
-/// The kind of a store error: the file's fault, the model's, the OS's, or the
-/// caller's (rows and labels handed to the builder).
+/// The kind of a backend error, in the library's classes.
+fn backend_kind(e: &edgeclip_backend::Error) -> ErrorKind {
+    use edgeclip_backend::ErrorKind as Backend;
+    match e.kind() {
+        Backend::Unavailable => ErrorKind::BackendUnavailable,
+        Backend::InvalidInput => ErrorKind::InvalidInput,
+        Backend::Io => ErrorKind::Io,
+        Backend::Model => ErrorKind::ModelFile,
+        Backend::Failed => ErrorKind::Backend,
+        // Kinds added later are the backend's failures until mapped here.
+        _ => ErrorKind::Backend,
+    }
+}
+
+/// The kind of a store error: the store crate's own class, in the runtime's words.
 fn store_kind(e: &StoreError) -> ErrorKind {
-    match e {
-        StoreError::Io { .. } => ErrorKind::Io,
-        StoreError::ModelMismatch { .. } => ErrorKind::ModelMismatch,
-        StoreError::BadMagic { .. }
-        | StoreError::UnsupportedVersion { .. }
-        | StoreError::Truncated { .. }
-        | StoreError::Checksum { .. }
-        | StoreError::Corrupt { .. }
-        | StoreError::DuplicateLabel { .. } => ErrorKind::StoreFile,
-        _ => ErrorKind::InvalidInput,
+    match e.kind() {
+        StoreErrorKind::Io => ErrorKind::Io,
+        StoreErrorKind::StoreFile => ErrorKind::StoreFile,
+        StoreErrorKind::ModelMismatch => ErrorKind::ModelMismatch,
+        StoreErrorKind::InvalidInput => ErrorKind::InvalidInput,
+        // Another crate's non-exhaustive enum: a class added later is still a
+        // problem with a store until it is mapped here.
+        _ => ErrorKind::StoreFile,
     }
 }
 
@@ -192,10 +179,10 @@ mod tests {
     fn kinds_follow_the_cause() {
         let io = Error::io("a.png", std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(io.kind(), ErrorKind::Io);
-        let unavailable = Error::BackendUnavailable {
+        let unavailable = Error::from(edgeclip_backend::Error::Unavailable {
             backend: "openvino",
             reason: "libopenvino_c not found".into(),
-        };
+        });
         assert_eq!(unavailable.kind(), ErrorKind::BackendUnavailable);
         let mismatch = Error::from(StoreError::ModelMismatch {
             path: "s.emb".into(),

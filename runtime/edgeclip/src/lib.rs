@@ -3,7 +3,7 @@
 //! Data flows through the modules in this order:
 //!
 //! ```text
-//! image file / frame ─> preprocess ─> backend (tract | delegates) ─> encoder ─> matcher ─> result
+//! image file / frame ─> preprocess ─> backend (any engine) ─> encoder ─> matcher ─> result
 //!                                                    ^
 //! text ─> tokenizer ───────────────────────────────────┘
 //! ```
@@ -12,7 +12,10 @@
 //! tokenizer) and is verified before anything runs.
 #![deny(missing_docs)]
 
-pub mod backend;
+/// The backend seam (traits, tensors, options, registry): the
+/// `edgeclip-backend` crate. Engines are crates of their own
+/// (`edgeclip-backend-tract`, ...), assembled by `edgeclip-backends`.
+pub use edgeclip_backend as backend;
 pub mod embedding;
 pub mod encoder;
 pub mod error;

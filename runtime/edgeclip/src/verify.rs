@@ -236,7 +236,7 @@ impl Reference {
         // The check is of the file this engine's backend would run.
         let target = crate::model::FileTarget {
             backend: engine.name(),
-            soc: engine.options().soc.as_deref(),
+            soc: engine.backend().soc(),
         };
         let entry_of_file = package.select_file(kind, precision, target)?.clone();
         let file = package.verify(&entry_of_file)?;

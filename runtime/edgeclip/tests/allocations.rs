@@ -16,11 +16,11 @@ use std::alloc::System;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use edgeclip::backend::tract::TractBackend;
-use edgeclip::backend::{Engine, LoadOptions};
+use edgeclip::backend::LoadOptions;
 use edgeclip::encoder::{ImageEncoder, ImageFeatures, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision, TowerKind};
 use edgeclip::preprocess::Preprocessor;
+use edgeclip_backend_tract::TractBackend;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tract_onnx::prelude::{tvec, TValue, Tensor};
 
@@ -77,7 +77,7 @@ fn preprocess_only(package: &ModelPackage, rgb: &[u8]) -> f64 {
 #[test]
 fn the_frame_path_allocates_nothing_beyond_the_engine() {
     let package = package();
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let rgb = frame();
     for precision in [Precision::Fp32, Precision::Int8] {
         for dense in [false, true] {

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use edgeclip::backend::Engine;
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
 use edgeclip::model::{sha256_file, xxh3_file, ModelPackage, Precision};
 use edgeclip::verify::{FP32_FLOOR, INT8_PATCH_FLOOR};
@@ -48,7 +47,9 @@ fn dense_features_match_onnxruntime() {
     ] {
         let pooled = read_f32(&reference.join(format!("image.{precision}.ort.f32.bin")));
         let patches = read_f32(&reference.join(format!("patch_tokens.{precision}.ort.f32.bin")));
-        let mut encoder = ImageEncoder::open_dense(&package, &Engine::tract(1), precision).unwrap();
+        let mut encoder =
+            ImageEncoder::open_dense(&package, &edgeclip_backend_tract::engine(1), precision)
+                .unwrap();
         let mut features = ImageFeatures::new();
         let (mut worst, mut worst_patch) = (1f64, 1f64);
         for (i, chw) in images.chunks_exact(len).enumerate() {
@@ -76,7 +77,12 @@ fn dense_features_match_onnxruntime() {
 #[test]
 fn pooled_encoders_give_no_grid() {
     let package = ModelPackage::open(model_dir()).unwrap();
-    let mut encoder = ImageEncoder::open(&package, &Engine::tract(1), Precision::Fp32).unwrap();
+    let mut encoder = ImageEncoder::open(
+        &package,
+        &edgeclip_backend_tract::engine(1),
+        Precision::Fp32,
+    )
+    .unwrap();
     let mut features = ImageFeatures::new();
     let rgb = vec![128u8; 100 * 80 * 3];
     encoder.encode_frame(&rgb, 100, 80, &mut features).unwrap();
@@ -114,9 +120,13 @@ fn edit_manifest(dir: &Path, edit: impl Fn(String) -> String) {
 
 fn open_error(dir: &Path) -> edgeclip::Error {
     let package = ModelPackage::open(dir).unwrap();
-    ImageEncoder::open(&package, &Engine::tract(1), Precision::Fp32)
-        .err()
-        .expect("the damaged file must be refused")
+    ImageEncoder::open(
+        &package,
+        &edgeclip_backend_tract::engine(1),
+        Precision::Fp32,
+    )
+    .err()
+    .expect("the damaged file must be refused")
 }
 
 /// The load check is XXH3 where the manifest lists it, SHA-256 otherwise; both

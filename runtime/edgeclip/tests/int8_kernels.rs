@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use edgeclip::backend::tract::{TractBackend, TractSession};
 use edgeclip::backend::{Input, LoadOptions, Outputs, Session};
 use edgeclip::model::{ModelPackage, Precision, TowerKind};
+use edgeclip_backend_tract::{TractBackend, TractSession};
 use edgeclip_kernels::int8::Isa;
 
 fn package() -> ModelPackage {

@@ -39,6 +39,8 @@
 //!   (measured on 512-d unit vectors: rms 2.9·10⁻⁴, max 1.2·10⁻³ of cosine).
 //! - **Top-k** ([`topk`]): a fixed-capacity heap of `K`, one comparison per label in
 //!   the common case; ties go to the lower label index and NaN ranks last.
+//!   [`Matcher::top_k_into`] is the same with `k` known only at run time (a
+//!   server's per-request `top_k`), into a buffer the caller reuses.
 //! - **Softmax** ([`softmax`]): probabilities over the whole set without storing them:
 //!   one vectorized `Σ exp(l − max)` pass, then `exp` only for the `K` reported.
 //! - **Speed**: single-threaded; on the x86-64 dev machine a frame against 100k

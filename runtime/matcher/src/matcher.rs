@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::softmax::{sigmoid, Softmax};
-use crate::topk::{Scored, TopK};
+use crate::topk::{top_k_into, Scored, TopK};
 use edgeclip_store::Rows;
 
 /// One label's result in a zero-shot classification.
@@ -81,6 +81,8 @@ pub struct Matcher {
     bias: f32,
     logits: Vec<f32>,
     query_q16: Vec<i16>,
+    /// The heap of [`Matcher::top_k_into`]; empty (unallocated) until first used.
+    best: Vec<Scored>,
 }
 
 impl Matcher {
@@ -93,6 +95,7 @@ impl Matcher {
             bias: 0.0,
             logits: vec![0.0; labels],
             query_q16: vec![0; dim],
+            best: Vec::new(),
         }
     }
 
@@ -160,6 +163,49 @@ impl Matcher {
             });
         }
         Ok(out)
+    }
+
+    /// [`Matcher::top_k`] with `k` chosen at run time: the `k` best labels into
+    /// `out` (cleared first; best first, ties by lower index), with softmax
+    /// probabilities over the whole set. Returns that softmax, for the
+    /// probability of any other logit against the set
+    /// ([`Softmax::probability_if_added`]).
+    ///
+    /// Allocates only while a buffer grows: `out` and the matcher's heap reach `k`
+    /// on the first call with that `k` and are reused after.
+    pub fn top_k_into(
+        &mut self,
+        rows: Rows<'_>,
+        query: &[f32],
+        k: usize,
+        out: &mut Vec<Match>,
+    ) -> Result<Softmax> {
+        out.clear();
+        self.check(rows, query)?;
+        crate::score::logits(
+            rows,
+            query,
+            self.logit_scale,
+            &mut self.query_q16,
+            &mut self.logits,
+        );
+        top_k_into(&self.logits, k, &mut self.best);
+        let max = match self.best.first() {
+            Some(first) => first.score,
+            // k = 0: nothing selected, but the probabilities still need the maximum.
+            None => self
+                .logits
+                .iter()
+                .copied()
+                .fold(f32::NEG_INFINITY, f32::max),
+        };
+        let softmax = Softmax::new(&self.logits, max);
+        out.extend(self.best.iter().map(|s| Match {
+            label: s.index,
+            logit: s.score,
+            probability: softmax.probability(s.score),
+        }));
+        Ok(softmax)
     }
 
     /// Multi-label tagging: every label whose `sigmoid(logit + bias)` reaches its

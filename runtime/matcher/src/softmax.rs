@@ -41,6 +41,16 @@ impl Softmax {
     pub fn probability(&self, logit: f32) -> f32 {
         ((logit - self.max) - self.ln_sum).exp()
     }
+
+    /// The probability `logit` would have in a softmax over the set with it added
+    /// as one more member: `e^l / (e^l + Σ e^set)`, which is `sigmoid(l − lse)`.
+    /// For scoring a candidate (a free text) against a label set without copying
+    /// the set; 1 for an empty set.
+    #[inline]
+    pub fn probability_if_added(&self, logit: f32) -> f32 {
+        // Shifted by `max` first, as in `probability`: exact for large logits.
+        sigmoid((logit - self.max) - self.ln_sum)
+    }
 }
 
 /// `1 / (1 + e^(−z))`, written so neither branch can overflow.
@@ -86,6 +96,14 @@ mod tests {
     }
 
     #[test]
+    fn a_candidate_added_to_an_empty_set_is_certain() {
+        let empty = Softmax::new(&[], f32::NEG_INFINITY);
+        assert_eq!(empty.probability_if_added(3.0), 1.0);
+        let one = Softmax::new(&[2.0], 2.0);
+        assert!((one.probability_if_added(2.0) - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
     fn sigmoid_extremes() {
         assert_eq!(sigmoid(0.0), 0.5);
         assert_eq!(sigmoid(1000.0), 1.0);
@@ -113,6 +131,19 @@ mod tests {
                 // exp's relative error grows with |logit − lse| · ε(f32).
                 prop_assert!((got - want).abs() <= 1e-5 * want + 1e-12, "{got} vs {want}");
             }
+        }
+
+        /// The last probability of a softmax over the set with the candidate appended.
+        #[test]
+        fn probability_if_added_matches_f64(
+            v in proptest::collection::vec(-100f32..100.0, 0..200),
+            candidate in -150f32..150.0,
+        ) {
+            let m = v.iter().chain([&candidate]).map(|&x| f64::from(x)).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = v.iter().chain([&candidate]).map(|&x| (f64::from(x) - m).exp()).sum();
+            let want = (f64::from(candidate) - m).exp() / z;
+            let got = f64::from(Softmax::new(&v, max(&v)).probability_if_added(candidate));
+            prop_assert!((got - want).abs() <= 1e-5 * want + 1e-12, "{got} vs {want}");
         }
 
         #[test]

@@ -246,6 +246,54 @@ proptest! {
     }
 }
 
+/// `top_k_into` with a run-time `k` gives what `top_k::<K>` gives, bit for bit, for
+/// every row type; its buffers stop growing once they hold `k`; and the softmax it
+/// returns is the set's.
+#[test]
+fn top_k_into_is_top_k_with_a_run_time_k() {
+    let (labels, dim) = (300, 16);
+    let mut rng = Rng(5);
+    let rows = rng.unit_rows(labels, dim);
+    let halves: Vec<f16> = rows.iter().map(|&x| f16::from_f32(x)).collect();
+    let (values, scales) = quantize_rows(&rows, dim);
+    let q = rng.unit_rows(1, dim);
+    let mut m = Matcher::new(labels, dim, 30.0);
+    let mut out = Vec::new();
+    for row_kind in [
+        Rows::F32(&rows),
+        Rows::F16(&halves),
+        Rows::Int8 {
+            values: &values,
+            scales: &scales,
+        },
+    ] {
+        let want = m.top_k::<7>(row_kind, &q).unwrap();
+        for k in [0, 1, 7] {
+            let softmax = m.top_k_into(row_kind, &q, k, &mut out).unwrap();
+            assert_eq!(out.as_slice(), &want[..k], "{:?} k={k}", row_kind.dtype());
+            // The whole set's softmax: the labels' probabilities sum to 1.
+            let logits = m.logits(row_kind, &q).unwrap();
+            let sum: f64 = logits
+                .iter()
+                .map(|&l| f64::from(softmax.probability(l)))
+                .sum();
+            assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+        }
+        let capacity = out.capacity();
+        m.top_k_into(row_kind, &q, 7, &mut out).unwrap();
+        assert_eq!(out.capacity(), capacity);
+    }
+    // More than there are labels: all of them, best first.
+    m.top_k_into(Rows::F32(&rows), &q, 1000, &mut out).unwrap();
+    assert_eq!(out.len(), labels);
+    assert!(out.windows(2).all(|w| w[0].logit >= w[1].logit));
+    // A shape error leaves `out` empty rather than holding the last answer.
+    assert!(m
+        .top_k_into(Rows::F32(&rows), &q[1..], 3, &mut out)
+        .is_err());
+    assert!(out.is_empty());
+}
+
 /// Top-1 agreement of int8 and f16 rows with f32 rows. Two kinds of query: pure noise
 /// (the hardest case: 1000 random labels, top-1/top-2 gaps of ~0.01 cosine) and
 /// queries planted near one label (cosine ~0.3 to it, like a CLIP image to its

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use edgeclip::backend::{DType, Engine, Input, ModelSpec, Outputs};
+use edgeclip::backend::{DType, Input, ModelSpec, Outputs};
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::labels::read_label_list;
@@ -101,7 +101,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(300);
     let package = ModelPackage::open(root().join("models/edgeclip-tiny")).unwrap();
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let entries = read_label_list(&root().join("models/edgeclip-tiny/labels.txt")).unwrap();
     let names: Vec<String> = entries.into_iter().map(|e| e.label).collect();
     let (w4, h4) = (640, 480);
@@ -195,7 +195,9 @@ fn vit_rows(title: &str, stem: &std::path::Path, frames: u64, jpeg: &[u8], packe
     let mut labels = LabelSet::new(names, rows, 100.0).unwrap();
     for precision in ["fp32", "int8"] {
         let path = stem.with_extension(format!("{precision}.onnx"));
-        let mut session = Engine::tract(1).load(&path, &spec).unwrap();
+        let mut session = edgeclip_backend_tract::engine(1)
+            .load(&path, &spec)
+            .unwrap();
         let mut out = Outputs::new();
         session.run(Input::F32(&chw), 1, &mut out).unwrap();
         let t = Instant::now();

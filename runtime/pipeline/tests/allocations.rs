@@ -11,7 +11,6 @@ use std::alloc::System;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use edgeclip::backend::Engine;
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
 use edgeclip::matcher::LabelSet;
@@ -49,7 +48,7 @@ fn per_call(mut f: impl FnMut()) -> f64 {
 fn a_frame_allocates_only_what_tract_and_the_resizer_do() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/edgeclip-tiny");
     let package = ModelPackage::open(dir).unwrap();
-    let engine = Engine::tract(1);
+    let engine = edgeclip_backend_tract::engine(1);
     let (w, h) = (640u32, 360u32);
     let yuyv: Vec<u8> = (0..w * h * 2).map(|i| (i * 13 % 253) as u8).collect();
     let frame = |seq| FrameRef {

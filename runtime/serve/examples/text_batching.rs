@@ -7,7 +7,6 @@
 
 use std::time::Instant;
 
-use edgeclip::backend::Engine;
 use edgeclip::encoder::TextEncoder;
 use edgeclip::model::{ModelPackage, Precision};
 
@@ -20,7 +19,7 @@ fn main() -> anyhow::Result<()> {
     let threads: usize = std::env::args().nth(1).map_or(Ok(1), |t| t.parse())?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let package = ModelPackage::open(root.join("models/edgeclip-tiny"))?;
-    let engine = Engine::tract(threads);
+    let engine = edgeclip_backend_tract::engine(threads);
     println!(
         "| precision | texts | {threads} thread(s): one run each, ms | one batch, ms | speed-up |"
     );

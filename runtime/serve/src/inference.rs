@@ -325,10 +325,10 @@ fn text_worker(mut encoder: TextEncoder, jobs: mpsc::Receiver<TextJob>, metrics:
                         edgeclip::ErrorKind::InvalidInput => {
                             edgeclip::Error::InvalidInput(message.clone())
                         }
-                        _ => edgeclip::Error::Backend {
-                            backend: "text encoder",
-                            message: message.clone(),
-                        },
+                        _ => edgeclip::Error::Backend(edgeclip::backend::Error::failed(
+                            "text encoder",
+                            message.clone(),
+                        )),
                     };
                     let _ = reply.send(Err(error));
                 }

@@ -6,14 +6,16 @@
 //! matches it best.
 //!
 //! ```text
-//!  frame source ─> capture thread ─> FrameSlot (newest frame, never waits)
+//!  frame source ─> capture thread (edgeclip-capture's Pump loop)
+//!               ─> FrameSlot (newest frame, never waits)
 //!                                         │
 //!  HTTP ─> metrics ─> timeout ─> rate limit ─> token ─> route
 //!                                         │
 //!            /v1/query: image worker (dense features) ─┐
 //!                       text worker (LRU cache, batching concurrent queries)
 //!                                         │
-//!                       scores, probabilities, locate() ─> where-answer
+//!                       scoring (the matcher's kernels, top-k, softmax),
+//!                       locate() ─> where-answer
 //! ```
 //!
 //! [`api::app`] builds the router over an [`AppState`]; tests call it directly.
@@ -32,6 +34,7 @@ pub mod labels;
 pub mod limit;
 pub mod locate;
 pub mod metrics;
+pub mod scoring;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -28,7 +28,6 @@ pub struct AppState {
     pub(crate) package: ModelPackage,
     pub(crate) backend: &'static str,
     pub(crate) precision: Precision,
-    pub(crate) logit_scale: f32,
     pub(crate) preprocess: PreprocessConfig,
     pub(crate) locate: LocateParams,
     pub(crate) inference: Inference,
@@ -62,7 +61,7 @@ impl AppState {
     ) -> edgeclip::Result<Self> {
         let labels = match store {
             Some(path) => ActiveLabels::open(path, &package)?,
-            None => ActiveLabels::none(),
+            None => ActiveLabels::none(package.manifest().logit_scale),
         };
         let text_precision = match store {
             Some(path) => {
@@ -83,7 +82,6 @@ impl AppState {
         Ok(Self {
             backend: engine.name(),
             precision,
-            logit_scale: package.manifest().logit_scale,
             locate: LocateParams {
                 size: preprocess.image_size as usize,
                 sigma_patches: SIGMA_PATCHES,

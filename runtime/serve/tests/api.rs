@@ -14,7 +14,6 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use base64::Engine as _;
-use edgeclip::backend::Engine;
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip_serve::{AppState, FrameSlot, ServeConfig, SourceKind};
 use serde_json::{json, Value};
@@ -68,7 +67,7 @@ impl Server {
         };
         let state = AppState::new(
             package,
-            &Engine::tract(1),
+            &edgeclip_backend_tract::engine(1),
             Precision::Int8,
             slot,
             store.as_deref(),

@@ -9,7 +9,7 @@ use crate::output::{BackendInfo, Record};
 /// Runs `backends`. When `--backend` resolves to none (unknown name, or not
 /// available here) the list is still printed, then that is the run's error.
 pub fn run(ctx: &mut Ctx) -> Result<Outcome> {
-    let registry = ctx.registry();
+    let registry = ctx.registry()?;
     let selected = ctx.select_backend(&registry);
     let selected_name = selected.as_ref().ok().map(|b| b.name());
     for status in registry.statuses() {

@@ -57,7 +57,7 @@ pub fn run(ctx: &mut Ctx, args: DoctorArgs) -> Result<Outcome> {
         missing,
     };
 
-    let registry = ctx.registry();
+    let registry = ctx.registry()?;
     let selected = ctx.select_backend(&registry).ok().map(|b| b.name());
     let mut backends = Vec::new();
     let mut usable: Vec<std::sync::Arc<dyn Backend>> = Vec::new();

@@ -10,15 +10,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
 use edgeclip::encoder::{ImageFeatures, PatchGrid};
-use edgeclip::matcher::dot;
 use edgeclip::preprocess::source_window;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
 use crate::error::ApiError;
-use crate::inference::Picture;
+use crate::inference::{Picture, TextEmbedding};
+use crate::labels::ActiveLabels;
 use crate::locate::where_in_image;
+use crate::scoring::{score_query, Against, LabelScore, QueryScores};
 use crate::state::AppState;
 
 /// Most texts in one query (one text-encoder batch).
@@ -37,13 +38,6 @@ pub(crate) struct QueryRequest {
     #[serde(rename = "where", default)]
     where_: bool,
     against: Option<Against>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Against {
-    Texts,
-    Labels,
 }
 
 #[derive(Serialize)]
@@ -91,13 +85,6 @@ struct GridValues {
     values: Vec<f32>,
 }
 
-#[derive(Serialize)]
-struct LabelScore {
-    label: String,
-    score: f32,
-    probability: f32,
-}
-
 #[derive(Serialize, Default)]
 struct Timing {
     decode: f64,
@@ -112,112 +99,149 @@ pub(crate) async fn query(
 ) -> Result<Json<QueryResponse>, ApiError> {
     let started = Instant::now();
     check_texts(&request.texts)?;
-    let top_k = request.top_k.unwrap_or(5);
+    let top_k = check_top_k(request.top_k)?;
+    let labels = state.labels();
+    let against = against(request.against, request.texts.len(), &labels)?;
+    let encoded = encode(&state, &request).await?;
+    let scores = score_query(
+        &labels,
+        encoded.features.embedding(),
+        encoded.texts(),
+        against,
+        top_k,
+    );
+    let results = text_results(&state, &request, &encoded, &scores)?;
+    state.metrics.query();
+    let mut timing = encoded.timing;
+    timing.total = started.elapsed().as_secs_f64() * 1e3;
+    Ok(Json(QueryResponse {
+        image: encoded.info,
+        against,
+        results,
+        labels: scores.labels,
+        timing_ms: timing,
+        text_cache_hits: encoded.cache_hits,
+    }))
+}
+
+/// `top_k`, 5 by default, or why it is refused.
+fn check_top_k(top_k: Option<usize>) -> Result<usize, ApiError> {
+    let top_k = top_k.unwrap_or(5);
     if !(1..=MAX_TOP_K).contains(&top_k) {
         return Err(ApiError::invalid_request(format!(
             "`top_k` must be 1 to {MAX_TOP_K}, not {top_k}"
         )));
     }
-    let labels = state.labels();
-    let against = match request.against {
-        Some(Against::Labels) if labels.is_empty() => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "no_store",
-                "`against: labels` needs a label store, and this server has none \
-                 (start it with --store FILE)",
-            ))
-        }
-        Some(a) => a,
-        None if request.texts.len() == 1 && !labels.is_empty() => Against::Labels,
-        None => Against::Texts,
-    };
-    let mut timing = Timing::default();
+    Ok(top_k)
+}
 
-    // Text and image run on their own encoder threads, at the same time. Where-answers
-    // also need the background text (cached after the first query).
+/// What the texts' probabilities are against: as asked, or the labels for a single
+/// text when there is a store (one text against itself would always be certain).
+fn against(
+    asked: Option<Against>,
+    texts: usize,
+    labels: &ActiveLabels,
+) -> Result<Against, ApiError> {
+    match asked {
+        Some(Against::Labels) if labels.is_empty() => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_store",
+            "`against: labels` needs a label store, and this server has none \
+             (start it with --store FILE)",
+        )),
+        Some(a) => Ok(a),
+        None if texts == 1 && !labels.is_empty() => Ok(Against::Labels),
+        None => Ok(Against::Texts),
+    }
+}
+
+/// A query's encodings: the image and its features, the texts' embeddings (the
+/// where-background's last, when asked for) and what they cost.
+struct Encoded {
+    picture: Picture,
+    features: Arc<ImageFeatures>,
+    info: ImageInfo,
+    text_rows: Vec<TextEmbedding>,
+    /// Texts of the request (the rows after them are the where-background's).
+    texts: usize,
+    cache_hits: usize,
+    timing: Timing,
+}
+
+impl Encoded {
+    /// The request's texts' embeddings.
+    fn texts(&self) -> &[TextEmbedding] {
+        &self.text_rows[..self.texts]
+    }
+
+    /// The where-background's embedding, if it was asked for.
+    fn background(&self) -> Option<&[f32]> {
+        self.text_rows.get(self.texts).map(|row| &row[..])
+    }
+}
+
+/// Encodes the texts and the image: each on its own encoder thread, at the same
+/// time. Where-answers also need the background text (cached after the first query).
+async fn encode(state: &AppState, request: &QueryRequest) -> Result<Encoded, ApiError> {
     let mut wanted = request.texts.clone();
     if request.where_ {
         wanted.push(state.where_background.clone());
     }
-    let texts = state.inference.embed_texts(&wanted);
+    let texts = async {
+        let t = Instant::now();
+        (state.inference.embed_texts(&wanted).await, t.elapsed())
+    };
     let image = async {
         let t = Instant::now();
-        let result = picture(&state, request.image.as_deref()).await;
+        let result = picture(state, request.image.as_deref()).await;
         (result, t.elapsed())
     };
-    let ((text_result, text_time), (image_result, image_time)) = tokio::join!(
-        async {
-            let t = Instant::now();
-            (texts.await, t.elapsed())
-        },
-        image
-    );
+    let ((text_result, text_time), (image_result, image_time)) = tokio::join!(texts, image);
     let (text_rows, text_stats) = text_result?;
     let (picture, features, info, decode_ms) = image_result?;
-    timing.text = text_time.as_secs_f64() * 1e3;
-    timing.decode = decode_ms;
-    timing.image = image_time.as_secs_f64() * 1e3 - decode_ms;
+    Ok(Encoded {
+        picture,
+        features,
+        info,
+        text_rows,
+        texts: request.texts.len(),
+        cache_hits: text_stats.cache_hits,
+        timing: Timing {
+            decode: decode_ms,
+            image: image_time.as_secs_f64() * 1e3 - decode_ms,
+            text: text_time.as_secs_f64() * 1e3,
+            total: 0.0,
+        },
+    })
+}
 
-    let background = request
-        .where_
-        .then(|| text_rows[request.texts.len()].clone());
-    let text_rows = &text_rows[..request.texts.len()];
-    let embedding = features.embedding();
-    let scores: Vec<f32> = text_rows.iter().map(|t| dot(t, embedding)).collect();
-    let label_scores = labels.cosines(embedding);
-    let probabilities: Vec<f32> = match against {
-        Against::Texts => softmax(&scores, state.logit_scale),
-        Against::Labels => scores
-            .iter()
-            .map(|&s| {
-                let mut all = label_scores.clone();
-                all.push(s);
-                *softmax(&all, state.logit_scale).last().unwrap_or(&0.0)
-            })
-            .collect(),
-    };
-    let mut results = Vec::with_capacity(scores.len());
-    for (i, text) in request.texts.iter().enumerate() {
-        let where_ = match &background {
+/// Each text's answer: its scores and, asked for, where it is.
+fn text_results(
+    state: &AppState,
+    request: &QueryRequest,
+    encoded: &Encoded,
+    scores: &QueryScores,
+) -> Result<Vec<TextResult>, ApiError> {
+    let mut results = Vec::with_capacity(request.texts.len());
+    for ((text, row), score) in request.texts.iter().zip(encoded.texts()).zip(&scores.texts) {
+        let where_ = match encoded.background() {
             Some(bg) => Some(where_answer(
-                &state,
-                &text_rows[i],
+                state,
+                row,
                 bg,
-                &features,
-                picture.image(),
+                &encoded.features,
+                encoded.picture.image(),
             )?),
             None => None,
         };
         results.push(TextResult {
             text: text.clone(),
-            score: scores[i],
-            probability: probabilities[i],
+            score: score.score,
+            probability: score.probability,
             where_,
         });
     }
-    let label_probs = softmax(&label_scores, state.logit_scale);
-    let mut order: Vec<usize> = (0..label_scores.len()).collect();
-    order.sort_by(|&a, &b| label_scores[b].total_cmp(&label_scores[a]));
-    let best = order
-        .into_iter()
-        .take(top_k)
-        .map(|i| LabelScore {
-            label: labels.entries()[i].label.clone(),
-            score: label_scores[i],
-            probability: label_probs[i],
-        })
-        .collect();
-    state.metrics.query();
-    timing.total = started.elapsed().as_secs_f64() * 1e3;
-    Ok(Json(QueryResponse {
-        image: info,
-        against,
-        results,
-        labels: best,
-        timing_ms: timing,
-        text_cache_hits: text_stats.cache_hits,
-    }))
+    Ok(results)
 }
 
 /// Checks the texts before anything runs.
@@ -375,14 +399,6 @@ pub(crate) fn where_answer(
     })
 }
 
-/// Softmax of `scale * cosines`.
-fn softmax(cosines: &[f32], scale: f32) -> Vec<f32> {
-    let max = cosines.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = cosines.iter().map(|c| ((c - max) * scale).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,12 +426,5 @@ mod tests {
         assert_eq!(decode_image(&b64, 200).unwrap().dimensions(), (20, 10));
         let e = decode_image(&b64, 199).unwrap_err();
         assert!(e.message.contains("at most 199 pixels"), "{}", e.message);
-    }
-
-    #[test]
-    fn softmax_sums_to_one_and_orders_like_its_inputs() {
-        let p = softmax(&[0.1, 0.3, 0.2], 100.0);
-        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-        assert!(p[1] > p[2] && p[2] > p[0]);
     }
 }

@@ -7,6 +7,10 @@
 //! reuse: the input is copied into the same memory, and outputs are copied into
 //! the caller's [`Outputs`]. What tract allocates inside a run (intermediate
 //! tensors) is the engine's; nothing else is allocated per run after the first.
+//!
+//! [`FACTORY`] builds the backend for a registry; it takes no settings (the
+//! int8 kernel is chosen per CPU, or by `EDGECLIP_INT8_ISA`).
+#![deny(missing_docs)]
 
 mod fold;
 pub mod ops;
@@ -20,8 +24,10 @@ use tract_onnx::prelude::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::{Backend, DType, Dim, Input, LoadOptions, ModelSpec, Outputs, Session, TensorSpec};
-use crate::{Error, Result};
+use edgeclip_backend::{
+    Backend, DType, DeclaredIo, Engine, EngineError, Error, Factory, Input, LoadOptions, ModelSpec,
+    Outputs, Result, Session, Settings, TensorSpec,
+};
 
 const NAME: &str = "tract";
 
@@ -41,6 +47,33 @@ type Plan = Arc<TypedRunnableModel>;
 /// runs matrix products on a thread pool; it has no devices and no cache.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TractBackend;
+
+/// Builds [`TractBackend`] for a registry.
+pub struct TractFactory;
+
+/// The factory a registry is assembled from.
+pub static FACTORY: TractFactory = TractFactory;
+
+impl Factory for TractFactory {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, settings: &Settings) -> Result<Arc<dyn Backend>> {
+        /// tract has no settings yet: any key is a mistake, reported as one.
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct NoSettings {}
+        settings.read::<NoSettings>(NAME)?;
+        Ok(Arc::new(TractBackend))
+    }
+}
+
+/// tract with `threads` threads and default options: an engine that runs
+/// everywhere (tests, benches, tools).
+pub fn engine(threads: usize) -> Engine {
+    Engine::new(Arc::new(TractBackend), LoadOptions::with_threads(threads))
+}
 
 impl Backend for TractBackend {
     fn name(&self) -> &'static str {
@@ -74,10 +107,8 @@ impl TractBackend {
             log::warn!("tract runs on the CPU only; ignoring device {device}");
         }
         let started = std::time::Instant::now();
-        let not_loadable = |why: String| Error::Model {
-            path: path.to_owned(),
-            message: format!("not a loadable ONNX model: {why}"),
-        };
+        let not_loadable =
+            |why: String| Error::model(path, format!("not a loadable ONNX model: {why}"));
         // tract's ONNX reader panics on some malformed graphs (a node naming an
         // input that does not exist). Files are checked against their manifest
         // digest first, so only a file that was re-signed gets here; where panics
@@ -93,10 +124,8 @@ impl TractBackend {
         };
         log::debug!("{}: parsed in {:?}", path.display(), started.elapsed());
         check_io(path, &model, spec)?;
-        let int8 = Isa::selected().map_err(|e| Error::Backend {
-            backend: NAME,
-            message: format!("{ISA_ENV}: {e}"),
-        })?;
+        // A setting the user wrote: the reason belongs in the message itself.
+        let int8 = Isa::selected().map_err(|e| Error::failed(NAME, format!("{ISA_ENV}: {e}")))?;
         let executor = (options.threads > 1).then(|| executor(options.threads, &options.cores));
         Ok(TractSession {
             path: path.to_owned(),
@@ -140,64 +169,41 @@ fn executor(threads: usize, cores: &[usize]) -> Executor {
 
 /// Verifies the file declares the input and outputs the package promises.
 fn check_io(path: &Path, model: &InferenceModel, spec: &ModelSpec) -> Result<()> {
-    let bad = |message: String| Error::Model {
-        path: path.to_owned(),
-        message,
+    let unreadable = |e: TractError| Error::model(path, format!("{e:#}"));
+    let inputs = model.input_outlets().map_err(unreadable)?;
+    let input_shape = match inputs.first() {
+        Some(input) => model
+            .outlet_fact(*input)
+            .map_err(unreadable)?
+            .shape
+            .concretize()
+            .map(|shape| {
+                shape
+                    .iter()
+                    .map(|d| d.to_i64().ok().and_then(|n| usize::try_from(n).ok()))
+                    .collect()
+            }),
+        None => None,
     };
-    let inputs = model.input_outlets().map_err(|e| bad(format!("{e:#}")))?;
-    if inputs.len() != 1 {
-        return Err(bad(format!(
-            "expected 1 input, the model has {}",
-            inputs.len()
-        )));
-    }
-    let name = &model.node(inputs[0].node).name;
-    if *name != spec.input.name {
-        return Err(bad(format!(
-            "expected input `{}`, the model's is `{name}`",
-            spec.input.name
-        )));
-    }
-    let fact = model
-        .outlet_fact(inputs[0])
-        .map_err(|e| bad(format!("{e:#}")))?;
-    if let Some(shape) = fact.shape.concretize() {
-        let declared: Vec<Option<i64>> = shape.iter().map(|d| d.to_i64().ok()).collect();
-        let rank_ok = declared.len() == spec.input.shape.len();
-        let dims_ok = rank_ok
-            && declared
-                .iter()
-                .zip(&spec.input.shape)
-                .all(|(d, want)| match (*d, *want) {
-                    (Some(n), Dim::Fixed(w)) => usize::try_from(n).ok() == Some(w),
-                    _ => true,
-                });
-        if !dims_ok {
-            return Err(bad(format!(
-                "input `{name}` has shape {shape:?}, expected {:?}",
-                spec.input.shape
-            )));
-        }
-    }
-    let outputs: Vec<String> = model
-        .output_outlets()
-        .map_err(|e| bad(format!("{e:#}")))?
-        .iter()
-        .map(|o| {
-            model
-                .outlet_label(*o)
-                .unwrap_or(&model.node(o.node).name)
-                .to_owned()
-        })
-        .collect();
-    for want in &spec.outputs {
-        if !outputs.contains(want) {
-            return Err(bad(format!(
-                "no output `{want}` (the model has {outputs:?})"
-            )));
-        }
-    }
-    Ok(())
+    let declared = DeclaredIo {
+        inputs: inputs
+            .iter()
+            .map(|i| model.node(i.node).name.clone())
+            .collect(),
+        input_shape,
+        outputs: model
+            .output_outlets()
+            .map_err(unreadable)?
+            .iter()
+            .map(|o| {
+                model
+                    .outlet_label(*o)
+                    .unwrap_or(&model.node(o.node).name)
+                    .to_owned()
+            })
+            .collect(),
+    };
+    spec.check_declared(path, &declared)
 }
 
 /// Debug-logs how long each step of preparing a plan takes (cold start on boards).
@@ -266,7 +272,9 @@ impl TractSession {
     /// benchmarks reach every kernel this CPU has.
     pub fn with_int8_kernel(mut self, isa: Option<Isa>) -> Result<Self> {
         if let Some(isa) = isa.filter(|i| !i.is_available()) {
-            return Err(self.backend_error(edgeclip_kernels::int8::Error::Unsupported(isa)));
+            let unsupported = edgeclip_kernels::int8::Error::Unsupported(isa);
+            let context = format!("{}: {unsupported}", self.path.display());
+            return Err(Error::failed(NAME, context));
         }
         self.int8 = isa;
         self.plans.clear();
@@ -300,9 +308,11 @@ impl TractSession {
 
     fn prepare(&self, batch: usize) -> Result<Prepared> {
         let started = std::time::Instant::now();
-        let plan = self.build_plan(batch).map_err(|e| Error::Model {
-            path: self.path.clone(),
-            message: format!("cannot prepare for batch {batch}: {e:#}"),
+        let plan = self.build_plan(batch).map_err(|e| {
+            Error::model(
+                &self.path,
+                format!("cannot prepare for batch {batch}: {e:#}"),
+            )
         })?;
         log::debug!(
             "{}: plan for batch {batch} ready in {:?}",
@@ -501,15 +511,13 @@ fn copy_output(value: &TValue, dst: &mut [f32]) -> TractResult<()> {
     Ok(())
 }
 
-fn backend_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: NAME,
-        message: format!("{}: {e:#}", path.display()),
-    }
+/// tract failed on `path`, a file it accepted: its error stays the source.
+fn backend_error(path: &Path, e: impl Into<EngineError>) -> Error {
+    Error::failed_with(NAME, path.display().to_string(), e)
 }
 
 impl TractSession {
-    fn backend_error(&self, e: impl std::fmt::Display) -> Error {
+    fn backend_error(&self, e: impl Into<EngineError>) -> Error {
         backend_error(&self.path, e)
     }
 }

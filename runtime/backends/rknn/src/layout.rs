@@ -316,9 +316,10 @@ mod tests {
 
     #[test]
     fn normalized_pixels_come_back_exactly() {
+        // OpenAI CLIP's normalization, as the runtime's preprocessing applies it.
         let (mean, std) = (
-            crate::preprocess::OPENAI_MEAN,
-            crate::preprocess::OPENAI_STD,
+            [0.481_454_66, 0.457_827_5, 0.408_210_73],
+            [0.268_629_5, 0.261_302_6, 0.275_777_1],
         );
         // A 2 x 2 image, pixels chosen to cover both ends.
         let hwc: [u8; 12] = [0, 255, 7, 128, 64, 200, 255, 0, 1, 33, 99, 254];

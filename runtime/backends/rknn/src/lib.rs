@@ -17,6 +17,12 @@
 //! (`is_prealloc`). Batches larger than the model's run item by item. The NPU
 //! cores a model runs on come from [`LoadOptions::device`]: `auto`, `0`, `1`,
 //! `2`, `0_1`, `0_1_2` or `all` (RK3588 has three cores, RK3576 two).
+//!
+//! Settings (`[backends.rknn]` in a board profile, or
+//! `--backend-option rknn.KEY=VALUE`): `soc`, the chip the package's `.rknn`
+//! files must be made for; `core_mask`, the default cores; `library`,
+//! `librknnrt.so` or its directory.
+#![deny(missing_docs)]
 
 pub mod layout;
 
@@ -31,13 +37,87 @@ use rknpu2_sys::{
 };
 
 use self::layout::{ImageInput, TensorAttr};
-use super::{
-    Backend, BackendDetails, DType, Input, LoadOptions, ModelSpec, Outputs, Session, SessionInfo,
-    TensorSpec,
+use edgeclip_backend::{
+    Backend, BackendDetails, DType, Error, Factory, Input, LoadOptions, ModelSpec, Outputs, Result,
+    Session, SessionInfo, Settings, TensorSpec,
 };
-use crate::{Error, Result};
 
 const NAME: &str = "rknn";
+
+/// Rockchip SoCs librknnrt runs on, with their number of NPU cores.
+pub const SOCS: [(&str, u8); 5] = [
+    ("rk3588", 3),
+    ("rk3576", 2),
+    ("rk3568", 1),
+    ("rk3566", 1),
+    ("rk3562", 1),
+];
+
+/// `[backends.rknn]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RknnSettings {
+    /// The SoC the `.rknn` files are made for, one of [`SOCS`].
+    soc: Option<String>,
+    /// The NPU cores models run on when no `--device` is given.
+    core_mask: Option<String>,
+    /// `librknnrt.so` or its directory.
+    library: Option<PathBuf>,
+}
+
+/// Builds [`RknnBackend`] from its settings, checking the SoC and that it has
+/// the cores the mask names.
+pub struct RknnFactory;
+
+/// The factory a registry is assembled from.
+pub static FACTORY: RknnFactory = RknnFactory;
+
+impl Factory for RknnFactory {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, settings: &Settings) -> Result<Arc<dyn Backend>> {
+        let own: RknnSettings = settings.read(NAME)?;
+        let wrong = |message: String| Error::Settings {
+            backend: NAME,
+            message,
+        };
+        let mask = own.core_mask.as_deref();
+        if let Some(mask) = mask {
+            core_mask(Some(mask)).map_err(|_| {
+                wrong(format!(
+                    "core_mask {mask:?} is not one of auto, 0, 1, 2, 0_1, 0_1_2, all"
+                ))
+            })?;
+        }
+        if let Some(soc) = &own.soc {
+            let Some((_, cores)) = SOCS.iter().find(|(name, _)| name == soc) else {
+                return Err(wrong(format!(
+                    "soc {soc:?} is not one of {}",
+                    SOCS.map(|(soc, _)| soc).join(", ")
+                )));
+            };
+            if cores_needed(mask) > *cores {
+                return Err(wrong(format!(
+                    "core_mask {:?} needs more than the {cores} NPU core(s) of {soc}",
+                    mask.unwrap_or_default()
+                )));
+            }
+        }
+        let backend = RknnBackend::new(own.library).for_soc(own.soc, own.core_mask);
+        Ok(Arc::new(backend))
+    }
+}
+
+/// The number of NPU cores a SoC needs for `mask`.
+fn cores_needed(mask: Option<&str>) -> u8 {
+    match mask {
+        Some("1" | "0_1") => 2,
+        Some("2" | "0_1_2") => 3,
+        _ => 1,
+    }
+}
 
 /// The environment variable naming `librknnrt.so` or its directory.
 pub const ENV: &str = "RKNN_LIB";
@@ -65,6 +145,8 @@ const REQUIRED: [&str; 7] = [
 #[derive(Default)]
 pub struct RknnBackend {
     library: Option<PathBuf>,
+    soc: Option<String>,
+    core_mask: Option<String>,
     loaded: OnceLock<std::result::Result<(PathBuf, Arc<rknn>), String>>,
 }
 
@@ -82,8 +164,18 @@ impl RknnBackend {
     pub fn new(library: Option<PathBuf>) -> Self {
         Self {
             library,
+            soc: None,
+            core_mask: None,
             loaded: OnceLock::new(),
         }
+    }
+
+    /// Runs the package's files for `soc`, on the cores of `core_mask` when the
+    /// load options name none.
+    pub fn for_soc(mut self, soc: Option<String>, core_mask: Option<String>) -> Self {
+        self.soc = soc;
+        self.core_mask = core_mask;
+        self
     }
 
     fn api(&self) -> Result<(PathBuf, Arc<rknn>)> {
@@ -186,6 +278,10 @@ impl Backend for RknnBackend {
         true
     }
 
+    fn soc(&self) -> Option<&str> {
+        self.soc.as_deref()
+    }
+
     fn load(
         &self,
         path: &Path,
@@ -200,7 +296,8 @@ impl Backend for RknnBackend {
                 path.display()
             )));
         }
-        let mask = core_mask(options.device.as_deref())?;
+        let device = options.device.as_deref().or(self.core_mask.as_deref());
+        let mask = core_mask(device)?;
         let started = std::time::Instant::now();
         let mut data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let size = u32::try_from(data.len()).map_err(|_| Error::Model {
@@ -238,10 +335,7 @@ impl Backend for RknnBackend {
             ids: Vec::new(),
             info: SessionInfo {
                 backend: NAME,
-                device: format!(
-                    "NPU (cores {})",
-                    options.device.as_deref().unwrap_or("auto")
-                ),
+                device: format!("NPU (cores {})", device.unwrap_or("auto")),
                 precision: String::new(),
                 prepare_ms: 0.0,
                 cache_dir: None,
@@ -252,10 +346,10 @@ impl Backend for RknnBackend {
             // SAFETY: `ctx` is a live context of this library.
             let ret = unsafe { session.api.rknn_set_core_mask(session.ctx, mask) };
             if ret != 0 {
-                return Err(Error::Backend {
-                    backend: NAME,
-                    message: format!("rknn_set_core_mask({mask:#x}) returned {ret}: this SoC has fewer NPU cores"),
-                });
+                return Err(Error::failed(
+                    NAME,
+                    format!("rknn_set_core_mask({mask:#x}) returned {ret}: this SoC has fewer NPU cores"),
+                ));
             }
         }
         session.info.prepare_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -347,10 +441,10 @@ impl RknnSession {
     }
 
     fn failed(&self, call: &str, ret: i32) -> Error {
-        Error::Backend {
-            backend: NAME,
-            message: format!("{}: {call} returned {ret}", self.path.display()),
-        }
+        Error::failed(
+            NAME,
+            format!("{}: {call} returned {ret}", self.path.display()),
+        )
     }
 
     /// One item: sets the input, runs, reads every wanted output into `outputs`
@@ -504,7 +598,7 @@ fn select_outputs(
 
 /// Channels and side of an image spec `[batch, c, side, side]`.
 fn image_geometry(spec: &TensorSpec) -> Option<(usize, usize)> {
-    use super::Dim::Fixed;
+    use edgeclip_backend::Dim::Fixed;
     match spec.shape.as_slice() {
         [_, Fixed(c), Fixed(h), Fixed(w)] if h == w => Some((*c, *h)),
         _ => None,
@@ -545,7 +639,7 @@ impl Drop for RknnSession {
 }
 
 fn unavailable(reason: String) -> Error {
-    Error::BackendUnavailable {
+    Error::Unavailable {
         backend: NAME,
         reason,
     }
@@ -554,13 +648,32 @@ fn unavailable(reason: String) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use edgeclip_backend::ErrorKind;
+
+    fn settings(text: &str) -> Settings {
+        Settings::new(text.parse().unwrap())
+    }
+
+    fn error_with(text: &str) -> String {
+        FACTORY.build(&settings(text)).err().unwrap().to_string()
+    }
+
+    #[test]
+    fn rknn_rules() {
+        let ok = FACTORY.build(&settings("soc = \"rk3588\"\ncore_mask = \"0_1_2\""));
+        assert_eq!(ok.unwrap().soc(), Some("rk3588"));
+        assert!(error_with("soc = \"rk3399\"").contains("is not one of rk3588"));
+        assert!(error_with("soc = \"rk3566\"\ncore_mask = \"0_1_2\"")
+            .contains("core_mask \"0_1_2\" needs more than the 1 NPU core(s) of rk3566"));
+        assert!(error_with("core_mask = \"GPU\"").contains("core_mask \"GPU\""));
+        assert!(error_with("cores = 3").contains("cores"));
+    }
 
     #[test]
     fn without_the_library_the_backend_says_where_it_looked() {
         let backend = RknnBackend::new(Some(PathBuf::from("/nonexistent/librknnrt.so")));
         let err = backend.check().unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
         assert!(
             err.to_string().contains("/nonexistent/librknnrt.so"),
             "{err}"
@@ -576,7 +689,7 @@ mod tests {
         let err = RknnBackend::new(Some(dir.path().to_owned()))
             .check()
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
         assert!(err.to_string().contains("could not be loaded"), "{err}");
     }
 

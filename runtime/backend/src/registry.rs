@@ -1,11 +1,8 @@
 //! Backends by name: which are built in, which can run here, and which to use.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::tract::TractBackend;
-use super::Backend;
-use crate::{Error, Result};
+use crate::{Backend, Error, Factory, Result, Settings, SettingsByBackend};
 
 /// The name that asks for the first available backend of the default order.
 pub const AUTO: &str = "auto";
@@ -19,48 +16,37 @@ pub struct BackendStatus {
     pub available: Result<()>,
 }
 
-/// Where delegate libraries are, when not where their own rules look
-/// (a flag or a board profile names them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Libraries {
-    /// OpenVINO's C library or its directory (else `$OPENVINO_LIB`, then
-    /// OpenVINO's search).
-    pub openvino: Option<PathBuf>,
-    /// RKNN's `librknnrt.so` or its directory (else `$RKNN_LIB`, then the
-    /// system's library directories).
-    pub rknn: Option<PathBuf>,
-}
-
-/// The backends built into this binary, in their default order of preference.
+/// The backends of this binary, in their default order of preference.
 ///
-/// tract comes last: it runs everywhere, so it is the fallback of every order.
+/// The last one is the fallback of every order: the backend that runs
+/// everywhere (tract, in the registry the binaries assemble).
 pub struct Registry {
     backends: Vec<Arc<dyn Backend>>,
 }
 
 impl Registry {
-    /// The backends this build was compiled with (delegates come from cargo
-    /// features), delegates first: each is tried before tract where it can run.
-    /// Delegate libraries are looked for in their default places.
-    pub fn builtin() -> Self {
-        Self::builtin_with(&Libraries::default())
-    }
-
-    /// [`Registry::builtin`] with delegate libraries at `libraries`.
-    pub fn builtin_with(libraries: &Libraries) -> Self {
-        #[allow(unused_mut)] // without delegate features only tract is pushed
-        let mut backends: Vec<Arc<dyn Backend>> = Vec::new();
-        #[cfg(feature = "openvino")]
-        backends.push(Arc::new(super::openvino::OpenVinoBackend::new(
-            libraries.openvino.clone(),
-        )));
-        #[cfg(feature = "rknn")]
-        backends.push(Arc::new(super::rknn::RknnBackend::new(
-            libraries.rknn.clone(),
-        )));
-        let _ = libraries;
-        backends.push(Arc::new(TractBackend));
-        Self::with(backends)
+    /// The backends `factories` build from their settings (a backend without
+    /// an entry in `settings` gets empty settings), in the factories' order.
+    /// Settings for a backend no factory builds are logged and ignored: a board
+    /// profile may configure a backend this build leaves out.
+    pub fn from_factories<'a>(
+        factories: impl IntoIterator<Item = &'a dyn Factory>,
+        settings: &SettingsByBackend,
+    ) -> Result<Self> {
+        let empty = Settings::default();
+        let mut backends = Vec::new();
+        let mut built = Vec::new();
+        for factory in factories {
+            let name = factory.name();
+            backends.push(factory.build(settings.get(name).unwrap_or(&empty))?);
+            built.push(name);
+        }
+        for name in settings.keys() {
+            if !built.contains(&name.as_str()) {
+                log::info!("settings for backend {name} ignored: not built into this binary");
+            }
+        }
+        Ok(Self::with(backends))
     }
 
     /// A registry of exactly `backends`, in this order of preference.
@@ -79,7 +65,7 @@ impl Registry {
             .iter()
             .find(|b| b.name() == name)
             .cloned()
-            .ok_or_else(|| Error::UnknownBackend {
+            .ok_or_else(|| Error::Unknown {
                 name: name.to_owned(),
                 known: self.names(),
             })
@@ -97,13 +83,16 @@ impl Registry {
     }
 
     /// The first backend of `order` that can run here (names this build does not
-    /// have are skipped), logging why each one before it was passed over. tract
-    /// is tried last when `order` does not name it: it runs everywhere.
+    /// have are skipped), logging why each one before it was passed over. The
+    /// fallback (the last registered backend) is tried last when `order` does
+    /// not name it.
     pub fn select_in_order(&self, order: &[&str]) -> Result<Arc<dyn Backend>> {
         let mut reasons = Vec::new();
         let mut names: Vec<&str> = order.to_vec();
-        if !names.contains(&"tract") {
-            names.push("tract");
+        if let Some(fallback) = self.backends.last().map(|b| b.name()) {
+            if !names.contains(&fallback) {
+                names.push(fallback);
+            }
         }
         for name in names {
             let Ok(backend) = self.get(name) else {
@@ -119,7 +108,7 @@ impl Registry {
                 }
             }
         }
-        Err(Error::BackendUnavailable {
+        Err(Error::Unavailable {
             backend: AUTO,
             reason: format!("no backend can run here ({})", reasons.join("; ")),
         })
@@ -143,8 +132,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::backend::{LoadOptions, ModelSpec, Session};
-    use crate::ErrorKind;
+    use crate::{ErrorKind, LoadOptions, ModelSpec, Session};
 
     /// A backend whose library is never present: what a delegate looks like on a
     /// machine without its SDK.
@@ -155,7 +143,7 @@ mod tests {
             "missing"
         }
         fn check(&self) -> Result<()> {
-            Err(Error::BackendUnavailable {
+            Err(Error::Unavailable {
                 backend: "missing",
                 reason: "libmissing.so not found".into(),
             })
@@ -165,22 +153,72 @@ mod tests {
         }
     }
 
+    /// Runs everywhere, as the binaries' fallback does (named like it).
+    struct Everywhere;
+
+    impl Backend for Everywhere {
+        fn name(&self) -> &'static str {
+            "tract"
+        }
+        fn check(&self) -> Result<()> {
+            Ok(())
+        }
+        fn load(&self, path: &Path, _: &ModelSpec, _: &LoadOptions) -> Result<Box<dyn Session>> {
+            Err(Error::model(path, "this test backend loads nothing"))
+        }
+    }
+
+    /// Builds [`Missing`], refusing any setting but `reason`.
+    struct MissingFactory;
+
+    impl Factory for MissingFactory {
+        fn name(&self) -> &'static str {
+            "missing"
+        }
+        fn build(&self, settings: &Settings) -> Result<Arc<dyn Backend>> {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            #[allow(dead_code)] // read only to be validated
+            struct Own {
+                reason: Option<String>,
+            }
+            settings.read::<Own>("missing")?;
+            Ok(Arc::new(Missing))
+        }
+    }
+
     fn registry() -> Registry {
-        Registry::with(vec![Arc::new(Missing), Arc::new(TractBackend)])
+        Registry::with(vec![Arc::new(Missing), Arc::new(Everywhere)])
+    }
+
+    #[test]
+    fn factories_build_from_their_own_settings() {
+        let mut settings = SettingsByBackend::new();
+        let registry = Registry::from_factories([&MissingFactory as &dyn Factory], &settings);
+        assert_eq!(registry.unwrap().names(), ["missing"]);
+        let mut bad = Settings::default();
+        bad.set("library", "/x".into());
+        settings.insert("missing".into(), bad);
+        let err = Registry::from_factories([&MissingFactory as &dyn Factory], &settings)
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("library"), "{err}");
+        // A backend this build lacks may have settings (a board's profile).
+        let mut other = SettingsByBackend::new();
+        other.insert("rknn".into(), Settings::default());
+        assert!(Registry::from_factories([&MissingFactory as &dyn Factory], &other).is_ok());
     }
 
     #[test]
     fn auto_falls_back_past_unavailable_backends() {
         assert_eq!(registry().select(AUTO).unwrap().name(), "tract");
-        // Whatever delegates this build has, tract is always there to fall back to.
-        assert!(Registry::builtin().select(AUTO).is_ok());
-        assert!(Registry::builtin().names().ends_with(&["tract"]));
     }
 
     #[test]
     fn a_named_backend_must_be_available() {
         let err = registry().select("missing").err().unwrap();
-        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
         assert!(err.to_string().contains("libmissing.so"), "{err}");
         assert_eq!(registry().select("tract").unwrap().name(), "tract");
     }
@@ -216,7 +254,7 @@ mod tests {
     fn nothing_available_says_why() {
         let only_missing = Registry::with(vec![Arc::new(Missing)]);
         let err = only_missing.select(AUTO).err().unwrap();
-        assert_eq!(err.kind(), ErrorKind::BackendUnavailable);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
         assert!(err.to_string().contains("libmissing.so"), "{err}");
         let statuses = only_missing.statuses();
         assert_eq!(statuses.len(), 1);

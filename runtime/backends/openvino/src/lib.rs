@@ -15,6 +15,12 @@
 //! Compiling takes 0.15–0.3 s for an fp32 CLIP tower and seconds for an int8 one;
 //! with [`LoadOptions::cache_dir`] OpenVINO keeps the compiled blob there and the
 //! next start loads it instead.
+//!
+//! Settings (`[backends.openvino]` in a board profile, or
+//! `--backend-option openvino.KEY=VALUE`): `device` (`AUTO`, `CPU`, `GPU`, `NPU`),
+//! the default when no `--device` is given, and `library`, OpenVINO's C library
+//! or its directory.
+#![deny(missing_docs)]
 
 pub mod library;
 
@@ -26,19 +32,60 @@ use openvino::{
     Core, DeviceType, ElementType, InferRequest, PropertyKey, RwPropertyKey, Shape, Tensor,
 };
 
-use super::{
-    Backend, BackendDetails, DType, Input, LoadOptions, ModelSpec, Outputs, PrecisionHint, Session,
-    SessionInfo, TensorSpec,
+use std::sync::Arc;
+
+use edgeclip_backend::{
+    Backend, BackendDetails, DType, DeclaredIo, Error, Factory, Input, LoadOptions, ModelSpec,
+    Outputs, PrecisionHint, Result, Session, SessionInfo, Settings, TensorSpec,
 };
-use crate::{Error, Result};
 
 const NAME: &str = "openvino";
+
+/// The devices a profile or flag may name as the default.
+const DEVICES: [&str; 4] = ["AUTO", "CPU", "GPU", "NPU"];
+
+/// `[backends.openvino]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenVinoSettings {
+    /// The device models compile for when no `--device` is given.
+    device: Option<String>,
+    /// OpenVINO's C library, or its directory.
+    library: Option<PathBuf>,
+}
+
+/// Builds [`OpenVinoBackend`] from its settings.
+pub struct OpenVinoFactory;
+
+/// The factory a registry is assembled from.
+pub static FACTORY: OpenVinoFactory = OpenVinoFactory;
+
+impl Factory for OpenVinoFactory {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn build(&self, settings: &Settings) -> Result<Arc<dyn Backend>> {
+        let own: OpenVinoSettings = settings.read(NAME)?;
+        if let Some(device) = own.device.as_deref().filter(|d| !DEVICES.contains(d)) {
+            return Err(Error::Settings {
+                backend: NAME,
+                message: format!("device {device:?} is not one of {}", DEVICES.join(", ")),
+            });
+        }
+        Ok(Arc::new(
+            OpenVinoBackend::new(own.library).with_device(own.device),
+        ))
+    }
+}
 
 /// The OpenVINO backend; [`OpenVinoBackend::new`] names where the library is, or
 /// leaves it to [`library::locate`]'s rules.
 #[derive(Debug, Default)]
 pub struct OpenVinoBackend {
     library: Option<PathBuf>,
+    /// Where models compile when the load options name no device.
+    device: Option<String>,
     /// The outcome of loading the library, once: the process can hold only one.
     loaded: Mutex<Option<std::result::Result<library::Located, String>>>,
 }
@@ -49,8 +96,16 @@ impl OpenVinoBackend {
     pub fn new(library: Option<PathBuf>) -> Self {
         Self {
             library,
+            device: None,
             loaded: Mutex::new(None),
         }
+    }
+
+    /// Compiles for `device` when [`LoadOptions::device`] names none (`CPU` when
+    /// neither does).
+    pub fn with_device(mut self, device: Option<String>) -> Self {
+        self.device = device;
+        self
     }
 
     /// Loads the library on first call; later calls return the first outcome.
@@ -108,64 +163,13 @@ impl OpenVinoBackend {
     ) -> Result<OpenVinoSession> {
         self.library()?;
         let mut core = Core::new().map_err(|e| unavailable(format!("{e}")))?;
-        let device_name = options.device.clone().unwrap_or_else(|| "CPU".to_owned());
-        let available = core.available_devices().map_err(backend_error)?;
-        let available: Vec<String> = available.iter().map(|d| d.as_ref().to_owned()).collect();
-        let wanted_base = device_name.split('.').next().unwrap_or_default();
-        let virtual_device = ["AUTO", "MULTI", "HETERO"]
-            .iter()
-            .any(|v| device_name.starts_with(v));
-        if !virtual_device
-            && !available
-                .iter()
-                .any(|d| *d == device_name || d.split('.').next() == Some(wanted_base))
-        {
-            return Err(unavailable(format!(
-                "no device {device_name} here (OpenVINO sees: {})",
-                available.join(", ")
-            )));
-        }
-        let device = device_type(&device_name);
-        // A virtual device (AUTO, MULTI, HETERO) takes only scheduling hints; the
-        // arithmetic and threads are settings of the plugins it runs on, which the
-        // core keeps per device and the virtual device's compile then uses.
-        let plugins: Vec<String> = if virtual_device {
-            ["CPU", "GPU"]
-                .iter()
-                .filter(|p| available.iter().any(|d| d.split('.').next() == Some(**p)))
-                .map(|p| (*p).to_owned())
-                .collect()
-        } else {
-            vec![device_name.clone()]
-        };
-        let mut settings: Vec<(String, RwPropertyKey, String)> = vec![(
-            device_name.clone(),
-            RwPropertyKey::HintPerformanceMode,
-            "LATENCY".into(),
-        )];
-        for plugin in &plugins {
-            let base = plugin.split('.').next().unwrap_or_default();
-            if base == "CPU" {
-                let threads = options.threads.max(1).to_string();
-                settings.push((plugin.clone(), RwPropertyKey::InferenceNumThreads, threads));
-            }
-            if base == "CPU" || base == "GPU" {
-                settings.push((plugin.clone(), RwPropertyKey::NumStreams, "1".into()));
-                if options.precision_hint == PrecisionHint::Exact {
-                    settings.push((
-                        plugin.clone(),
-                        RwPropertyKey::HintInferencePrecision,
-                        "f32".into(),
-                    ));
-                }
-            }
-        }
-        if let Some(dir) = &options.cache_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            let dir = dir.display().to_string();
-            settings.push((device_name.clone(), RwPropertyKey::CacheDir, dir));
-        }
-        for (target, key, value) in &settings {
+        let device_name = options
+            .device
+            .clone()
+            .or_else(|| self.device.clone())
+            .unwrap_or_else(|| "CPU".to_owned());
+        let plugins = plugins_for(&core, &device_name)?;
+        for (target, key, value) in &core_settings(&device_name, &plugins, options)? {
             core.set_property(&device_type(target), key, value)
                 .map_err(|e| {
                     backend_error_in(format!("setting {} = {value} on {target}", key.as_ref()), e)
@@ -175,12 +179,14 @@ impl OpenVinoBackend {
         let started = Instant::now();
         let model = read_model(&mut core, path)?;
         check_io(path, &model, spec)?;
-        let mut compiled =
-            core.compile_model(&model, device.to_owned())
-                .map_err(|e| Error::Model {
-                    path: path.to_owned(),
-                    message: format!("OpenVINO could not compile it for {device_name}: {e}"),
-                })?;
+        let mut compiled = core
+            .compile_model(&model, device_type(&device_name))
+            .map_err(|e| {
+                Error::model(
+                    path,
+                    format!("OpenVINO could not compile it for {device_name}: {e}"),
+                )
+            })?;
         let compile_ms = started.elapsed().as_secs_f64() * 1e3;
         let precision = compiled
             .get_property(&PropertyKey::Rw(RwPropertyKey::HintInferencePrecision))
@@ -218,12 +224,81 @@ impl OpenVinoBackend {
     }
 }
 
+/// The plugins `device_name` compiles on: itself when present here, the CPU and
+/// GPU plugins present for a virtual device (AUTO, MULTI, HETERO). A device
+/// OpenVINO does not see makes the backend unavailable for this model.
+fn plugins_for(core: &Core, device_name: &str) -> Result<Vec<String>> {
+    let available = core.available_devices().map_err(backend_error)?;
+    let available: Vec<String> = available.iter().map(|d| d.as_ref().to_owned()).collect();
+    let base = |d: &str| d.split('.').next().unwrap_or_default().to_owned();
+    let virtual_device = ["AUTO", "MULTI", "HETERO"]
+        .iter()
+        .any(|v| device_name.starts_with(v));
+    if virtual_device {
+        // A virtual device takes only scheduling hints; the arithmetic and
+        // threads are settings of the plugins it runs on, which the core keeps
+        // per device and the virtual device's compile then uses.
+        return Ok(["CPU", "GPU"]
+            .iter()
+            .filter(|p| available.iter().any(|d| base(d) == **p))
+            .map(|p| (*p).to_owned())
+            .collect());
+    }
+    if !available
+        .iter()
+        .any(|d| d == device_name || base(d) == base(device_name))
+    {
+        return Err(unavailable(format!(
+            "no device {device_name} here (OpenVINO sees: {})",
+            available.join(", ")
+        )));
+    }
+    Ok(vec![device_name.to_owned()])
+}
+
+/// The properties set before compiling: latency mode on the device; threads,
+/// one stream and (when exact) f32 arithmetic on its CPU and GPU plugins; the
+/// model cache.
+fn core_settings(
+    device_name: &str,
+    plugins: &[String],
+    options: &LoadOptions,
+) -> Result<Vec<(String, RwPropertyKey, String)>> {
+    let mut settings = vec![(
+        device_name.to_owned(),
+        RwPropertyKey::HintPerformanceMode,
+        "LATENCY".to_owned(),
+    )];
+    for plugin in plugins {
+        let base = plugin.split('.').next().unwrap_or_default();
+        if base == "CPU" {
+            let threads = options.threads.max(1).to_string();
+            settings.push((plugin.clone(), RwPropertyKey::InferenceNumThreads, threads));
+        }
+        if base == "CPU" || base == "GPU" {
+            settings.push((plugin.clone(), RwPropertyKey::NumStreams, "1".into()));
+            if options.precision_hint == PrecisionHint::Exact {
+                let f32 = "f32".to_owned();
+                settings.push((plugin.clone(), RwPropertyKey::HintInferencePrecision, f32));
+            }
+        }
+    }
+    if let Some(dir) = &options.cache_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let dir = dir.display().to_string();
+        settings.push((device_name.to_owned(), RwPropertyKey::CacheDir, dir));
+    }
+    Ok(settings)
+}
+
 /// Reads an ONNX file, or an IR `.xml` with the `.bin` beside it.
 fn read_model(core: &mut Core, path: &Path) -> Result<openvino::Model> {
     let text = |p: &Path| {
-        p.to_str().map(str::to_owned).ok_or_else(|| Error::Model {
-            path: path.to_owned(),
-            message: "the path is not valid UTF-8, which OpenVINO's C API needs".into(),
+        p.to_str().map(str::to_owned).ok_or_else(|| {
+            Error::model(
+                path,
+                "the path is not valid UTF-8, which OpenVINO's C API needs",
+            )
         })
     };
     let weights = if path.extension().is_some_and(|e| e == "xml") {
@@ -241,42 +316,27 @@ fn read_model(core: &mut Core, path: &Path) -> Result<openvino::Model> {
 /// Verifies the model has one input of the promised name and the outputs the
 /// package promises.
 fn check_io(path: &Path, model: &openvino::Model, spec: &ModelSpec) -> Result<()> {
-    let bad = |message: String| Error::Model {
-        path: path.to_owned(),
-        message,
-    };
+    let names =
+        |count: usize,
+         name: &dyn Fn(usize) -> std::result::Result<String, openvino::InferenceError>| {
+            (0..count)
+                .map(name)
+                .collect::<std::result::Result<Vec<_>, _>>()
+        };
     let inputs = model.get_inputs_len().map_err(backend_error)?;
-    if inputs != 1 {
-        return Err(bad(format!("expected 1 input, the model has {inputs}")));
-    }
-    let input = model
-        .get_input_by_index(0)
-        .and_then(|n| n.get_name())
-        .map_err(backend_error)?;
-    if input != spec.input.name {
-        return Err(bad(format!(
-            "expected input `{}`, the model's is `{input}`",
-            spec.input.name
-        )));
-    }
-    let count = model.get_outputs_len().map_err(backend_error)?;
-    let mut outputs = Vec::with_capacity(count);
-    for i in 0..count {
-        outputs.push(
-            model
-                .get_output_by_index(i)
-                .and_then(|n| n.get_name())
-                .map_err(backend_error)?,
-        );
-    }
-    for want in &spec.outputs {
-        if !outputs.contains(want) {
-            return Err(bad(format!(
-                "no output `{want}` (the model has {outputs:?})"
-            )));
-        }
-    }
-    Ok(())
+    let outputs = model.get_outputs_len().map_err(backend_error)?;
+    let declared = DeclaredIo {
+        inputs: names(inputs, &|i| {
+            model.get_input_by_index(i).and_then(|n| n.get_name())
+        })
+        .map_err(backend_error)?,
+        input_shape: None,
+        outputs: names(outputs, &|i| {
+            model.get_output_by_index(i).and_then(|n| n.get_name())
+        })
+        .map_err(backend_error)?,
+    };
+    spec.check_declared(path, &declared)
 }
 
 fn device_type(name: &str) -> DeviceType<'static> {
@@ -289,24 +349,20 @@ fn device_type(name: &str) -> DeviceType<'static> {
 }
 
 fn unavailable(reason: String) -> Error {
-    Error::BackendUnavailable {
+    Error::Unavailable {
         backend: NAME,
         reason,
     }
 }
 
+/// OpenVINO failed; its message (made one line) is the context, as its error
+/// value carries no more than the message.
 fn backend_error(e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: NAME,
-        message: one_line(&e.to_string()),
-    }
+    Error::failed(NAME, one_line(&e.to_string()))
 }
 
 fn backend_error_in(context: String, e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: NAME,
-        message: format!("{context}: {}", one_line(&e.to_string())),
-    }
+    Error::failed(NAME, format!("{context}: {}", one_line(&e.to_string())))
 }
 
 /// OpenVINO's messages span lines (one per C++ frame, blank lines between):
@@ -401,5 +457,34 @@ impl Session for OpenVinoSession {
             outputs.slot(i, name, &shape).copy_from_slice(data);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str) -> Result<Arc<dyn Backend>> {
+        FACTORY.build(&Settings::new(text.parse().unwrap()))
+    }
+
+    #[test]
+    fn openvino_devices_are_uppercase_names() {
+        assert!(build("device = \"NPU\"").is_ok());
+        let err = build("device = \"npu\"").err().unwrap().to_string();
+        assert!(
+            err.contains("\"npu\" is not one of AUTO, CPU, GPU, NPU"),
+            "{err}"
+        );
+        let err = build("devices = \"CPU\"").err().unwrap().to_string();
+        assert!(err.contains("devices"), "{err}");
+    }
+
+    #[test]
+    fn a_library_setting_is_where_the_backend_looks() {
+        let backend = build("library = \"/nonexistent/openvino\"").unwrap();
+        let err = backend.check().unwrap_err();
+        assert_eq!(err.kind(), edgeclip_backend::ErrorKind::Unavailable);
+        assert!(err.to_string().contains("/nonexistent/openvino"), "{err}");
     }
 }
