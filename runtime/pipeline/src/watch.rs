@@ -610,10 +610,11 @@ mod tests {
         let refused = WatchError::Config(config.validate().unwrap_err());
         assert_eq!(refused.kind(), WatchErrorKind::Config);
         assert_eq!(refused.kind().as_str(), "config");
-        let backend = WatchError::from(edgeclip::Error::Backend {
+        let backend = WatchError::from(edgeclip::Error::from(edgeclip::backend::Error::Failed {
             backend: "tract",
-            message: "out of memory".into(),
-        });
+            context: "out of memory".into(),
+            source: None,
+        }));
         assert_eq!(backend.kind(), WatchErrorKind::Runtime(ErrorKind::Backend));
         assert_eq!(backend.kind().as_str(), "backend");
         let camera = WatchError::from(edgeclip_capture::CaptureError::NotACamera {

@@ -606,6 +606,7 @@ pub fn is_closed_pipe_io(err: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use edgeclip::backend::Error as BackendError;
 
     #[test]
     fn kinds_come_from_the_library_error_in_the_chain() {
@@ -681,18 +682,19 @@ mod tests {
             ),
             (
                 "edgeclip",
-                wrap(edgeclip::Error::BackendUnavailable {
+                wrap(edgeclip::Error::from(BackendError::Unavailable {
                     backend: "rknn",
                     reason: "no librknnrt".into(),
-                }),
+                })),
                 "backend_unavailable",
             ),
             (
                 "edgeclip",
-                wrap(edgeclip::Error::Backend {
+                wrap(edgeclip::Error::from(BackendError::Failed {
                     backend: "tract",
-                    message: "x".into(),
-                }),
+                    context: "x".into(),
+                    source: None,
+                })),
                 "backend",
             ),
             (
@@ -918,10 +920,12 @@ mod tests {
             ),
             (
                 "pipeline",
-                wrap(WatchError::from(edgeclip::Error::BackendUnavailable {
-                    backend: "openvino",
-                    reason: "x".into(),
-                })),
+                wrap(WatchError::from(edgeclip::Error::from(
+                    BackendError::Unavailable {
+                        backend: "openvino",
+                        reason: "x".into(),
+                    },
+                ))),
                 "backend_unavailable",
             ),
             ("serve", wrap(ServeError::Config("x".into())), "config"),
