@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
-use edgeclip::model::{ModelPackage, PointClipSettings, Precision};
+use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::preprocess::load_rgb;
 use edgeclip_depth::{metrics, DepthConfig, DepthHead};
 use edgeclip_e2e::{default_model, root};
@@ -128,7 +128,7 @@ fn pointclip_v1_top1() {
             let t = Instant::now();
             // What `edgeclip points` does by default: the density the model saw.
             projection.project(
-                &cloud.downsampled(PointClipSettings::DEFAULT_POINTS),
+                &cloud.downsampled(edgeclip_points::settings::DEFAULT_POINTS),
                 &mut views,
             );
             batch.resize(views.encoder_input_len(size), 0.0);

@@ -34,6 +34,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod gpio;
 pub mod indicator;
 
 pub mod spawned;
@@ -196,15 +197,18 @@ pub enum EventsErrorKind {
     SinkFull,
     /// Driving a GPIO pin failed.
     Gpio,
+    /// A setting (a `[gpio]` table) is unusable.
+    Config,
 }
 
 impl EventsErrorKind {
-    /// The kind as written in JSON records: `io`, `sink_full`, `gpio`.
+    /// The kind as written in JSON records: `io`, `sink_full`, `gpio`, `config`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventsErrorKind::Io => "io",
             EventsErrorKind::SinkFull => "sink_full",
             EventsErrorKind::Gpio => "gpio",
+            EventsErrorKind::Config => "config",
         }
     }
 }

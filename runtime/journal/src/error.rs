@@ -71,6 +71,14 @@ pub enum JournalError {
     /// character other than ASCII letters, digits, `-` and `_`).
     #[error("cursor name {0:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")]
     BadCursorName(String),
+    /// A `[journal]` setting the journal cannot use.
+    #[error("journal.{key}: {message}")]
+    Settings {
+        /// The key at fault.
+        key: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// An earlier write or sync of this segment failed, so what the file holds
     /// past the last synced record is unknown; reopen the journal to recover it.
     #[error("{}: the journal stopped after a failed write or sync ({reason}); reopen it to recover", file.display())]
@@ -114,7 +122,8 @@ pub enum JournalErrorKind {
     /// The caller handed in a record out of order, a payload too large, or a cursor
     /// name that cannot be a file name.
     InvalidInput,
-    /// A setting of the journal is unusable (a durability policy that does not parse).
+    /// A setting of the journal is unusable (a durability policy that does not
+    /// parse, a size of 0).
     Config,
 }
 
@@ -151,6 +160,7 @@ impl JournalError {
             JournalError::OutOfOrder { .. }
             | JournalError::TooLarge { .. }
             | JournalError::BadCursorName(_) => JournalErrorKind::InvalidInput,
+            JournalError::Settings { .. } => JournalErrorKind::Config,
         }
     }
 }
@@ -211,6 +221,13 @@ mod tests {
             (
                 JournalError::BadCursorName("../x".into()),
                 JournalErrorKind::InvalidInput,
+            ),
+            (
+                JournalError::Settings {
+                    key: "segment_mib",
+                    message: "must be at least 1".into(),
+                },
+                JournalErrorKind::Config,
             ),
         ];
         for (error, kind) in cases {

@@ -35,6 +35,7 @@ pub mod format;
 mod fsutil;
 mod reader;
 mod segment;
+mod settings;
 mod writer;
 
 pub use cursor::Cursor;
@@ -43,4 +44,5 @@ pub use durable::DurableSeq;
 pub use error::{JournalError, JournalErrorKind};
 pub use format::{Record, MAX_PAYLOAD};
 pub use reader::Reader;
+pub use settings::JournalTable;
 pub use writer::{Journal, JournalConfig, JournalStats, Recovery};

@@ -23,14 +23,17 @@ pub enum PointsErrorKind {
     InvalidInput,
     /// The operating system refused to read a cloud or to write a view.
     Io,
+    /// A `[pointclip]` table is unusable.
+    Config,
 }
 
 impl PointsErrorKind {
-    /// The kind as written in JSON records: `invalid_input`, `io`.
+    /// The kind as written in JSON records: `invalid_input`, `io`, `config`.
     pub fn as_str(self) -> &'static str {
         match self {
             PointsErrorKind::InvalidInput => "invalid_input",
             PointsErrorKind::Io => "io",
+            PointsErrorKind::Config => "config",
         }
     }
 }

@@ -12,6 +12,8 @@ mod cloud;
 mod kind;
 pub mod project;
 pub mod read;
+pub mod settings;
 
 pub use cloud::{CloudError, PointCloud};
 pub use kind::PointsErrorKind;
+pub use settings::PointClipSettings;

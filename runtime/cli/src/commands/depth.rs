@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use edgeclip::encoder::{ImageEncoder, ImageFeatures, TextEncoder};
-use edgeclip::model::DepthClipSettings;
 use edgeclip::preprocess::load_rgb;
 use edgeclip_depth::{DepthConfig, DepthHead, DepthMap};
 
@@ -106,22 +105,10 @@ pub fn run(ctx: &mut Ctx, args: DepthArgs) -> Result<Outcome> {
     Ok(Outcome::failed_if(failed))
 }
 
-/// DepthCLIP's official settings, overridden by the model's `[depthclip]` table,
-/// the scale by `--scale` above all.
-fn depth_config(model: Option<&DepthClipSettings>, scale: Option<f32>) -> Result<DepthConfig> {
-    let mut config = DepthConfig::default();
-    if let Some(m) = model {
-        if let Some(template) = &m.template {
-            config.template = template.clone();
-        }
-        if let (Some(words), Some(bins)) = (&m.words, &m.bins_m) {
-            config.words = words.clone();
-            config.bins_m = bins.clone();
-        }
-        if let Some(scale) = m.scale {
-            config.scale = scale;
-        }
-    }
+/// The model's `[depthclip]` table (DepthCLIP's official settings where it says
+/// nothing), the scale overridden by `--scale`.
+fn depth_config(model: Option<&DepthConfig>, scale: Option<f32>) -> Result<DepthConfig> {
+    let mut config = model.cloned().unwrap_or_default();
     if let Some(scale) = scale {
         if !(scale.is_finite() && scale > 0.0) {
             bail!("--scale {scale}: must be a positive number");
@@ -185,10 +172,10 @@ mod tests {
     #[test]
     fn the_scale_comes_from_the_flag_then_the_model_then_depthclip() {
         assert_eq!(depth_config(None, None).unwrap(), DepthConfig::default());
-        let model = DepthClipSettings {
-            scale: Some(20.0),
-            template: Some("This object is {}.".into()),
-            ..DepthClipSettings::default()
+        let model = DepthConfig {
+            scale: 20.0,
+            template: "This object is {}.".into(),
+            ..DepthConfig::default()
         };
         let c = depth_config(Some(&model), None).unwrap();
         assert_eq!((c.scale, c.template.as_str()), (20.0, "This object is {}."));
@@ -198,10 +185,10 @@ mod tests {
             let err = depth_config(None, Some(bad)).unwrap_err().to_string();
             assert!(err.contains("--scale"), "{err}");
         }
-        let words = DepthClipSettings {
-            words: Some(vec!["near".into(), "far".into()]),
-            bins_m: Some(vec![1.0, 5.0]),
-            ..DepthClipSettings::default()
+        let words = DepthConfig {
+            words: vec!["near".into(), "far".into()],
+            bins_m: vec![1.0, 5.0],
+            ..DepthConfig::default()
         };
         let c = depth_config(Some(&words), None).unwrap();
         assert_eq!(

@@ -14,33 +14,23 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use edgeclip::encoder::ImageEncoder;
 use edgeclip::matcher::LabelSet;
-use edgeclip::model::{ModelPackage, PointClipSettings};
+use edgeclip::model::ModelPackage;
 use edgeclip_points::project::{save_views, to_encoder_input, Projection, Views};
 use edgeclip_points::read::{self, ReadError};
-use edgeclip_points::PointCloud;
+use edgeclip_points::{PointClipSettings, PointCloud};
 
 use super::{is_input_error, label_set, ms_since};
 use crate::args::{LabelArgs, PointLabelArgs, PointsArgs, ProjectionArg};
 use crate::context::{Ctx, Outcome};
 use crate::output::{PointClassification, Record};
 
-/// PointCLIP's prompt, used when neither `--template` nor the model names one.
-pub const DEFAULT_TEMPLATE: &str = "point cloud depth map of a {}.";
-
 /// Runs `points`.
 pub fn run(ctx: &mut Ctx, args: PointsArgs) -> Result<Outcome> {
     let package = ctx.package()?;
     let settings = package.manifest().pointclip.clone().unwrap_or_default();
-    let projection = resolve_projection(
-        args.projection,
-        settings.projection.as_deref(),
-        args.no_normalize,
-    )?;
-    let weights = view_weights(projection, &settings);
-    let max_points = args
-        .max_points
-        .or(settings.points)
-        .unwrap_or(PointClipSettings::DEFAULT_POINTS);
+    let projection = resolve_projection(args.projection, &settings, args.no_normalize)?;
+    let weights = settings.view_weights(projection).to_vec();
+    let max_points = args.max_points.unwrap_or_else(|| settings.points());
     let mut set = open_labels(ctx, args.labels, &settings, &package)?;
     let mut images = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
     let size = package.manifest().preprocess.image_size as usize;
@@ -115,13 +105,13 @@ fn read_cloud(path: &Path) -> edgeclip::Result<PointCloud> {
 /// normalises the cloud into the unit sphere unless `--no-normalize`.
 fn resolve_projection(
     flag: Option<ProjectionArg>,
-    manifest: Option<&str>,
+    settings: &PointClipSettings,
     no_normalize: bool,
 ) -> Result<Projection> {
     let projection = match flag {
         Some(ProjectionArg::V1) => Projection::V1 { normalize: true },
         Some(ProjectionArg::V2) => Projection::V2,
-        None => manifest.unwrap_or("v1").parse()?,
+        None => settings.projection()?,
     };
     match (projection, no_normalize) {
         (Projection::V1 { .. }, true) => Ok(Projection::V1 { normalize: false }),
@@ -132,21 +122,9 @@ fn resolve_projection(
     }
 }
 
-/// The model's view weights for `projection`, else the projection's defaults
-/// (equal for V1, PointCLIP V2's published ones for V2).
-fn view_weights(projection: Projection, settings: &PointClipSettings) -> Vec<f32> {
-    let from_model = match projection {
-        Projection::V1 { .. } => settings.view_weights_v1.as_ref(),
-        Projection::V2 => settings.view_weights_v2.as_ref(),
-    };
-    from_model
-        .cloned()
-        .unwrap_or_else(|| projection.default_view_weights().to_vec())
-}
-
 /// The label set: a store, or labels (`--labels`, `--labels-file`, else the model's
 /// `[pointclip] labels`) encoded in the templates (`--template`, else the model's
-/// `[pointclip] template`, else [`DEFAULT_TEMPLATE`]).
+/// `[pointclip] template`, else PointCLIP's).
 fn open_labels(
     ctx: &Ctx,
     args: PointLabelArgs,
@@ -176,15 +154,12 @@ fn open_labels(
     label_set::encode(ctx, labels, &templates, package)
 }
 
-/// `--template`s, else the model's, else [`DEFAULT_TEMPLATE`].
+/// `--template`s, else the model's, else PointCLIP's.
 fn templates(flags: Vec<String>, settings: &PointClipSettings) -> Vec<String> {
     if !flags.is_empty() {
         return flags;
     }
-    vec![settings
-        .template
-        .clone()
-        .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned())]
+    vec![settings.template().to_owned()]
 }
 
 /// Where `--save-views DIR` puts a cloud's views: `DIR` itself for a single cloud,
@@ -202,7 +177,11 @@ mod tests {
 
     #[test]
     fn projection_comes_from_the_flag_then_the_model_then_v1() {
-        let p = |flag, manifest, raw| resolve_projection(flag, manifest, raw).unwrap();
+        let model = |name: Option<&str>| PointClipSettings {
+            projection: name.map(str::to_owned),
+            ..PointClipSettings::default()
+        };
+        let p = |flag, manifest, raw| resolve_projection(flag, &model(manifest), raw).unwrap();
         assert_eq!(p(None, None, false), Projection::V1 { normalize: true });
         assert_eq!(p(None, Some("v2"), false), Projection::V2);
         assert_eq!(
@@ -214,31 +193,18 @@ mod tests {
             Projection::V2
         );
         assert_eq!(p(None, None, true), Projection::V1 { normalize: false });
-        let err = resolve_projection(Some(ProjectionArg::V2), None, true).unwrap_err();
+        let err = resolve_projection(Some(ProjectionArg::V2), &model(None), true).unwrap_err();
         assert!(err.to_string().contains("--no-normalize"), "{err}");
-        assert!(resolve_projection(None, Some("v9"), false).is_err());
-    }
-
-    #[test]
-    fn weights_come_from_the_model_else_the_projection() {
-        let none = PointClipSettings::default();
-        assert_eq!(view_weights(Projection::default(), &none), vec![1.0; 6]);
-        assert_eq!(
-            view_weights(Projection::V2, &none),
-            Projection::V2.default_view_weights()
-        );
-        let model = PointClipSettings {
-            view_weights_v1: Some(vec![2.0, 1.0, 1.0, 1.0, 1.0, 0.0]),
-            ..PointClipSettings::default()
-        };
-        assert_eq!(view_weights(Projection::default(), &model)[0], 2.0);
-        assert_eq!(view_weights(Projection::V2, &model).len(), 10);
+        assert!(resolve_projection(None, &model(Some("v9")), false).is_err());
     }
 
     #[test]
     fn templates_come_from_the_flags_then_the_model() {
         let none = PointClipSettings::default();
-        assert_eq!(templates(vec![], &none), [DEFAULT_TEMPLATE]);
+        assert_eq!(
+            templates(vec![], &none),
+            [edgeclip_points::settings::DEFAULT_TEMPLATE]
+        );
         let model = PointClipSettings {
             template: Some("a depth map of a {}.".into()),
             ..PointClipSettings::default()

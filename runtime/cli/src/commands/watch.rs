@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use edgeclip::encoder::ImageEncoder;
 use edgeclip_capture::{parse_size, ImageFiles, PixelFormat, RawFrames};
+use edgeclip_events::gpio::GpioTable;
 use edgeclip_events::{Event, Sink, SinkError};
+use edgeclip_journal::JournalTable;
 use edgeclip_mqtt::MqttTable;
 use edgeclip_pipeline::{
     Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchError, WatchTable,
@@ -23,7 +25,7 @@ use crate::output::{is_closed_pipe_io, Record};
 pub(crate) mod camera;
 mod outputs;
 
-use outputs::{GpioTable, JournalTable, OutputSettings, Outputs};
+use outputs::{OutputSettings, Outputs};
 
 /// A settings file: `[watch]`, `[track]`, `[journal]`, `[mqtt]`, `[gpio]`, every
 /// key optional.

@@ -576,10 +576,12 @@ library_errors! {
         edgeclip_points::CloudError,
         edgeclip_points::project::ProjectError,
         edgeclip_points::project::SaveError,
+        edgeclip_points::settings::SettingsError,
         edgeclip_mqtt::MqttError,
         edgeclip_pipeline::WatchError,
         edgeclip_serve::ServeError,
         edgeclip_events::SinkError,
+        edgeclip_events::gpio::GpioTableError,
     ],
     // `ParseError::kind` names the problem; `error_kind` its class.
     error_kind => [edgeclip_points::read::ParseError],
@@ -855,7 +857,31 @@ mod tests {
                 ),
                 "config",
             ),
+            (
+                "journal",
+                wrap(
+                    edgeclip_journal::JournalTable {
+                        segment_mib: Some(0),
+                        ..Default::default()
+                    }
+                    .config(None)
+                    .unwrap_err(),
+                ),
+                "config",
+            ),
             ("depth", wrap(DepthError::Config("x".into())), "config"),
+            (
+                "points",
+                wrap(
+                    edgeclip_points::PointClipSettings {
+                        projection: Some("v9".into()),
+                        ..Default::default()
+                    }
+                    .projection()
+                    .unwrap_err(),
+                ),
+                "config",
+            ),
             (
                 "depth",
                 wrap(DepthError::TextEmbedding { index: 0 }),
@@ -940,6 +966,15 @@ mod tests {
             ),
             ("events", wrap(SinkError::Full("journal")), "sink_full"),
             ("events", wrap(SinkError::Closed), "io"),
+            (
+                "events",
+                wrap(
+                    edgeclip_events::gpio::GpioTable::default()
+                        .resolve()
+                        .unwrap_err(),
+                ),
+                "config",
+            ),
         ]
     }
 

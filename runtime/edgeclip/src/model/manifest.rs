@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use edgeclip_depth::DepthConfig;
+use edgeclip_points::PointClipSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::preprocess::PreprocessConfig;
@@ -92,136 +94,15 @@ pub struct Manifest {
     pub image: Tower,
     /// The text tower.
     pub text: Tower,
-    /// PointCLIP settings for this model (`edgeclip points`); absent: the
-    /// published defaults.
+    /// PointCLIP settings for this model (`edgeclip points`): the points crate's
+    /// own table; absent: the published settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointclip: Option<PointClipSettings>,
-    /// DepthCLIP settings for this model (`edgeclip depth`); absent: the
-    /// published defaults.
+    /// DepthCLIP settings for this model (`edgeclip depth`): the depth crate's
+    /// own table, every key optional (a missing one takes the published value);
+    /// absent: the published settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub depthclip: Option<DepthClipSettings>,
-}
-
-/// `[pointclip]`: how this model classifies point clouds. Every key is optional;
-/// a missing one takes the published PointCLIP value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PointClipSettings {
-    /// Prompt template with `{}` for the class name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
-    /// Projection used when the user names none: `v1` or `v2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub projection: Option<String>,
-    /// Weights of PointCLIP V1's six views, in the official view order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_weights_v1: Option<Vec<f32>>,
-    /// Weights of PointCLIP V2's ten views, in the official view order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view_weights_v2: Option<Vec<f32>>,
-    /// The classes the model was trained to tell apart in point clouds (the
-    /// default model's solids): `edgeclip points` scores these when no labels
-    /// are given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<String>>,
-    /// Clouds with more points are evenly downsampled to this many before
-    /// projection (the density the model's views were made from; 0 keeps all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub points: Option<usize>,
-}
-
-impl PointClipSettings {
-    /// The point budget when the manifest names none: the 1,024 points of the
-    /// ModelNet40 clouds the official PointCLIP evaluates.
-    pub const DEFAULT_POINTS: usize = 1024;
-}
-
-impl PointClipSettings {
-    fn validate(&self) -> std::result::Result<(), String> {
-        if let Some(p) = &self.projection {
-            if p != "v1" && p != "v2" {
-                return Err(format!("pointclip.projection `{p}` is not v1 or v2"));
-            }
-        }
-        for (key, weights, views) in [
-            ("view_weights_v1", &self.view_weights_v1, 6),
-            ("view_weights_v2", &self.view_weights_v2, 10),
-        ] {
-            let Some(w) = weights else { continue };
-            if w.len() != views {
-                return Err(format!(
-                    "pointclip.{key} has {} weights, the projection has {views} views",
-                    w.len()
-                ));
-            }
-            if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f32>() <= 0.0 {
-                return Err(format!(
-                    "pointclip.{key} {w:?}: weights must be finite, at least 0, and not all 0"
-                ));
-            }
-        }
-        if let Some(labels) = &self.labels {
-            if labels.is_empty() || labels.iter().any(|l| l.trim().is_empty()) {
-                return Err(format!(
-                    "pointclip.labels {labels:?}: give at least one label, none of them empty"
-                ));
-            }
-        }
-        check_template("pointclip.template", self.template.as_deref())
-    }
-}
-
-impl DepthClipSettings {
-    fn validate(&self) -> std::result::Result<(), String> {
-        if let Some(bins) = &self.bins_m {
-            if bins.len() < 2 || bins.iter().any(|b| !(b.is_finite() && *b > 0.0)) {
-                return Err(format!(
-                    "depthclip.bins_m {bins:?}: give at least 2 positive depths in metres"
-                ));
-            }
-        }
-        let words = self.words.as_ref().map(Vec::len);
-        let bins = self.bins_m.as_ref().map(Vec::len);
-        if words.is_some() != bins.is_some() || words != bins {
-            return Err(
-                "depthclip.words and depthclip.bins_m must be given together, one depth per word"
-                    .into(),
-            );
-        }
-        if let Some(scale) = self.scale {
-            if !(scale.is_finite() && scale > 0.0) {
-                return Err(format!("depthclip.scale {scale} must be a positive number"));
-            }
-        }
-        check_template("depthclip.template", self.template.as_deref())
-    }
-}
-
-fn check_template(key: &str, template: Option<&str>) -> std::result::Result<(), String> {
-    match template {
-        Some(t) => crate::prompts::check(t).map_err(|e| format!("{key}: {e}")),
-        None => Ok(()),
-    }
-}
-
-/// `[depthclip]`: how this model estimates depth. Every key is optional; a
-/// missing one takes the published DepthCLIP value, except `scale`, which is
-/// chosen per model by measurement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DepthClipSettings {
-    /// Prompt template with `{}` for the distance word.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
-    /// The distance words, nearest first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub words: Option<Vec<String>>,
-    /// The depth in metres each word stands for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bins_m: Option<Vec<f32>>,
-    /// The factor on cosine similarities before the softmax over the bins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale: Option<f32>,
+    pub depthclip: Option<DepthConfig>,
 }
 
 /// Tokenizer settings.
@@ -369,10 +250,10 @@ impl Manifest {
             return Err("tokenizer.context_length must be at least 2".into());
         }
         if let Some(pc) = &self.pointclip {
-            pc.validate()?;
+            pc.validate().map_err(|e| e.to_string())?;
         }
         if let Some(dc) = &self.depthclip {
-            dc.validate()?;
+            dc.validate().map_err(|e| format!("[depthclip]: {e}"))?;
         }
         for (tower, t) in [("image", &self.image), ("text", &self.text)] {
             if t.files.is_empty() {
@@ -703,11 +584,11 @@ embedding = "embedding"
         assert_eq!(pc.projection.as_deref(), Some("v2"));
         assert_eq!(pc.view_weights_v1.unwrap()[4], 0.5);
         assert_eq!(pc.labels.unwrap(), ["cube", "sphere"]);
-        assert_eq!(m.depthclip.unwrap().scale, Some(30.0));
+        assert_eq!(m.depthclip.unwrap().scale, 30.0);
         assert!(with("").unwrap().pointclip.is_none());
         for (table, says) in [
-            ("[pointclip]\nprojection = \"v3\"\n", "not v1 or v2"),
-            ("[pointclip]\nview_weights_v2 = [1, 1]\n", "has 2 weights"),
+            ("[pointclip]\nprojection = \"v3\"\n", "unknown projection"),
+            ("[pointclip]\nview_weights_v2 = [1, 1]\n", "2 weights, the projection has 10"),
             (
                 "[pointclip]\nview_weights_v1 = [0, 0, 0, 0, 0, 0]\n",
                 "not all 0",
@@ -721,15 +602,26 @@ embedding = "embedding"
                 "[pointclip]\nlabels = [\"cube\", \" \"]\n",
                 "none of them empty",
             ),
-            ("[depthclip]\nscale = -1.0\n", "positive number"),
-            ("[depthclip]\nwords = [\"near\", \"far\"]\n", "together"),
+            ("[depthclip]\nscale = -1.0\n", "finite and positive"),
+            (
+                "[depthclip]\nwords = [\"near\", \"far\"]\n",
+                "2 words but 7 bins",
+            ),
             (
                 "[depthclip]\nwords = [\"near\", \"far\"]\nbins_m = [1.0, 2.0, 3.0]\n",
-                "one depth per word",
+                "each word needs exactly one depth",
             ),
             (
                 "[depthclip]\nbins_m = [1.0]\nwords = [\"x\"]\n",
-                "at least 2",
+                "need between 2 and 64",
+            ),
+            (
+                "[depthclip]\nwords = [\"near\", \" \"]\nbins_m = [1.0, 2.0]\n",
+                "word 1 is empty",
+            ),
+            (
+                "[depthclip]\ntemplate = \"This object\"\n",
+                "exactly one {}",
             ),
             ("[depthclip]\nsharpness = 3\n", "unknown field"),
         ] {

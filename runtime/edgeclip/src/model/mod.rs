@@ -32,7 +32,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 use crate::backend::{DType, Dim, ModelSpec, Normalization, TensorSpec};
 
 pub use manifest::{
-    DepthClipSettings, FileEntry, FileTarget, Manifest, PointClipSettings, Precision,
+    FileEntry, FileTarget, Manifest, Precision,
     TokenizerConfig, Tower, FORMAT, FORMAT_VERSION, FORMS, OLDEST_FORMAT_VERSION,
 };
 

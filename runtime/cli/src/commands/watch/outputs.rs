@@ -1,54 +1,18 @@
 //! Where `watch` events go besides the printer: the journal, the MQTT outbox that
 //! publishes from it, and a GPIO indicator; each off the camera loop.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
+use edgeclip_events::gpio::GpioTable;
 use edgeclip_events::{Sink, Spawned};
-use edgeclip_journal::{Durability, Journal, JournalConfig};
+use edgeclip_journal::{Journal, JournalTable};
 use edgeclip_mqtt::{MqttConfig, MqttTable, Outbox};
 use edgeclip_pipeline::JournalSink;
-use serde::Deserialize;
 
 /// Events a sink's queue holds while its thread is busy; beyond it, events are
 /// counted and given up (edgeclip_events::spawned).
 const QUEUE: usize = 4096;
-
-/// The `[journal]` table.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JournalTable {
-    /// The journal's folder (relative to the settings file).
-    pub dir: Option<PathBuf>,
-    /// `every-record`, `interval:100ms`, `interval:50`, `interval:100ms,50`, `os`.
-    pub durability: Option<String>,
-    /// Size of one segment file, MiB.
-    pub segment_mib: Option<u64>,
-    /// Total size kept, MiB: the oldest segments go beyond it (the MQTT outbox's
-    /// bound while the broker is away).
-    pub retain_mib: Option<u64>,
-    /// Age kept, days.
-    pub retain_days: Option<f64>,
-}
-
-/// The `[gpio]` table: a pin driven while labels are present.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GpioTable {
-    /// GPIO character device (default `/dev/gpiochip0`).
-    pub chip: Option<PathBuf>,
-    /// Line offset on the chip.
-    pub line: Option<u32>,
-    /// The pin is active when driven low.
-    pub active_low: Option<bool>,
-    /// Active while this label is present.
-    pub label: Option<String>,
-    /// Active while any label of this group is present.
-    pub group: Option<String>,
-    /// Active while any of these labels is present.
-    pub labels: Option<Vec<String>>,
-}
 
 /// What the flags and the settings file say about outputs.
 pub struct OutputSettings<'a> {
@@ -83,7 +47,7 @@ impl Outputs {
         let dir = settings
             .journal_flag
             .map(Path::to_path_buf)
-            .or_else(|| settings.journal.dir.as_ref().map(|d| settings.base.join(d)));
+            .or_else(|| settings.journal.dir_in(settings.base));
         let mqtt = mqtt_config(settings)?;
         let Some(dir) = dir else {
             if mqtt.is_some() {
@@ -96,7 +60,8 @@ impl Outputs {
                 last_seq: 0,
             });
         };
-        let journal = Journal::open(&dir, journal_config(settings)?)
+        let config = settings.journal.config(settings.durability_flag)?;
+        let journal = Journal::open(&dir, config)
             .with_context(|| format!("opening the journal {}", dir.display()))?;
         let recovery = journal.recovery();
         if recovery.cut_bytes > 0 {
@@ -165,36 +130,6 @@ impl Outputs {
     }
 }
 
-fn journal_config(settings: &OutputSettings<'_>) -> Result<JournalConfig> {
-    let t = settings.journal;
-    let mut config = JournalConfig::default();
-    if let Some(policy) = settings.durability_flag.or(t.durability.as_deref()) {
-        config.durability = policy
-            .parse::<Durability>()
-            .with_context(|| format!("journal durability `{policy}`"))?;
-    }
-    let mib = |key: &str, v: Option<u64>| -> Result<Option<u64>> {
-        match v {
-            Some(0) => bail!("journal.{key} must be at least 1"),
-            Some(n) => Ok(Some(n.saturating_mul(1 << 20))),
-            None => Ok(None),
-        }
-    };
-    if let Some(b) = mib("segment_mib", t.segment_mib)? {
-        config.segment_bytes = b;
-    }
-    if let Some(b) = mib("retain_mib", t.retain_mib)? {
-        config.retain_bytes = b;
-    }
-    if let Some(days) = t.retain_days {
-        config.retain_age = Some(
-            Duration::try_from_secs_f64(days * 86_400.0)
-                .map_err(|_| anyhow::anyhow!("journal.retain_days {days} is not a duration"))?,
-        );
-    }
-    Ok(config)
-}
-
 fn mqtt_config(settings: &OutputSettings<'_>) -> Result<Option<MqttConfig>> {
     let mut table = match (settings.mqtt, settings.mqtt_flag) {
         (None, None) => return Ok(None),
@@ -228,48 +163,28 @@ fn indicator(table: Option<&GpioTable>) -> Result<Option<Spawned>> {
 
 #[cfg(all(target_os = "linux", feature = "gpio"))]
 mod gpio {
-    use anyhow::{bail, Context as _, Result};
-    use edgeclip_events::indicator::{Indicator, IndicatorConfig, Watched};
+    use anyhow::{Context as _, Result};
+    use edgeclip_events::gpio::GpioTable;
+    use edgeclip_events::indicator::Indicator;
     use edgeclip_events::Spawned;
     use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
     use linux_embedded_hal::CdevPin;
 
-    use super::GpioTable;
-
     /// Requests the line as an output at its inactive level (no glitch at start)
     /// and runs the indicator on its own thread; the line is released when the
     /// indicator is dropped at the end of the run.
-    pub fn open(t: &GpioTable) -> Result<Spawned> {
-        let chip_path = t.chip.clone().unwrap_or_else(|| "/dev/gpiochip0".into());
-        let Some(line) = t.line else {
-            bail!(
-                "[gpio] needs `line`, the line offset on {}",
-                chip_path.display()
-            );
-        };
-        let watched = match (&t.label, &t.group, &t.labels) {
-            (Some(l), None, None) => Watched::Label(l.clone()),
-            (None, Some(g), None) => Watched::Group(g.clone()),
-            (None, None, Some(ls)) => Watched::AnyOf(ls.clone()),
-            (None, None, None) => Watched::Any,
-            _ => bail!("[gpio]: give one of label, group or labels"),
-        };
-        let active_low = t.active_low.unwrap_or(false);
-        let what = || format!("GPIO {} line {line}", chip_path.display());
-        let mut chip = Chip::new(&chip_path).with_context(what)?;
+    pub fn open(table: &GpioTable) -> Result<Spawned> {
+        let setup = table.resolve()?;
+        let (line, active_low) = (setup.line, setup.config.active_low);
+        let what = || format!("GPIO {} line {line}", setup.chip.display());
+        let mut chip = Chip::new(&setup.chip).with_context(what)?;
         let handle = chip
             .get_line(line)
             .and_then(|l| l.request(LineRequestFlags::OUTPUT, u8::from(active_low), "edgeclip"))
             .with_context(what)?;
         let pin = CdevPin::new(handle).with_context(what)?;
-        let indicator = Indicator::new(
-            pin,
-            IndicatorConfig {
-                watched,
-                active_low,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("{}: {e:?}", what()))?;
+        let indicator = Indicator::new(pin, setup.config.clone())
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", what()))?;
         Ok(Spawned::spawn("gpio", indicator, super::QUEUE)?)
     }
 }
@@ -277,11 +192,12 @@ mod gpio {
 #[cfg(not(all(target_os = "linux", feature = "gpio")))]
 mod gpio {
     use anyhow::{bail, Result};
+    use edgeclip_events::gpio::GpioTable;
     use edgeclip_events::Spawned;
 
-    use super::GpioTable;
-
-    pub fn open(_: &GpioTable) -> Result<Spawned> {
+    /// Checks the table, then refuses: this build drives no GPIO.
+    pub fn open(table: &GpioTable) -> Result<Spawned> {
+        table.resolve()?;
         bail!("[gpio] needs a Linux build with the `gpio` feature")
     }
 }
