@@ -174,18 +174,7 @@ fn depthclip_scene_depth() {
     let dir = evalsets();
     let scenes = truth(&dir.join("scenes"), SCENES);
     let package = ModelPackage::open(default_model()).unwrap();
-    let mut config = DepthConfig::default();
-    if let Some(m) = &package.manifest().depthclip {
-        if let Some(t) = &m.template {
-            config.template = t.clone();
-        }
-        if let (Some(w), Some(b)) = (&m.words, &m.bins_m) {
-            (config.words, config.bins_m) = (w.clone(), b.clone());
-        }
-        if let Some(s) = m.scale {
-            config.scale = s;
-        }
-    }
+    let config: DepthConfig = package.manifest().depthclip.clone().unwrap_or_default();
     let engine = edgeclip_backend_tract::engine(1);
     let started = Instant::now();
     let images: Vec<_> = scenes

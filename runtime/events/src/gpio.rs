@@ -143,8 +143,14 @@ mod tests {
             assert_eq!(err.kind(), EventsErrorKind::Config);
             assert!(err.to_string().contains(says), "{err} lacks {says:?}");
         };
-        refused("label = \"x\"", "[gpio]: needs `line`, the line offset on /dev/gpiochip0");
-        refused("line = 1\nlabel = \"x\"\ngroup = \"y\"", "give one of label, group or labels");
+        refused(
+            "label = \"x\"",
+            "[gpio]: needs `line`, the line offset on /dev/gpiochip0",
+        );
+        refused(
+            "line = 1\nlabel = \"x\"\ngroup = \"y\"",
+            "give one of label, group or labels",
+        );
         refused("line = 1\nlabels = []", "labels is empty");
         assert!(toml::from_str::<GpioTable>("pin = 3").is_err());
     }

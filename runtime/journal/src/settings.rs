@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(config.retain_age, Some(Duration::from_secs(43_200)));
         let flagged = table.config(Some("every-record")).unwrap();
         assert_eq!(flagged.durability, Durability::EveryRecord);
-        assert_eq!(table.dir_in(Path::new("/etc/edgeclip")), Some("/etc/edgeclip/j".into()));
+        assert_eq!(
+            table.dir_in(Path::new("/etc/edgeclip")),
+            Some("/etc/edgeclip/j".into())
+        );
     }
 
     #[test]
@@ -131,13 +134,31 @@ mod tests {
         };
         let d = JournalTable::default;
         refused(
-            JournalTable { durability: Some("sometimes".into()), ..d() },
+            JournalTable {
+                durability: Some("sometimes".into()),
+                ..d()
+            },
             "journal.durability: `sometimes`",
         );
-        refused(JournalTable { segment_mib: Some(0), ..d() }, "journal.segment_mib: must be at least 1");
-        refused(JournalTable { retain_mib: Some(0), ..d() }, "journal.retain_mib");
         refused(
-            JournalTable { retain_days: Some(-1.0), ..d() },
+            JournalTable {
+                segment_mib: Some(0),
+                ..d()
+            },
+            "journal.segment_mib: must be at least 1",
+        );
+        refused(
+            JournalTable {
+                retain_mib: Some(0),
+                ..d()
+            },
+            "journal.retain_mib",
+        );
+        refused(
+            JournalTable {
+                retain_days: Some(-1.0),
+                ..d()
+            },
             "journal.retain_days: -1 is not a duration",
         );
         let unknown = toml::from_str::<JournalTable>("retain = 3").unwrap_err();

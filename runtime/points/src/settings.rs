@@ -75,7 +75,11 @@ impl PointClipSettings {
             }
         }
         for (key, weights, views) in [
-            ("view_weights_v1", &self.view_weights_v1, Projection::V1 { normalize: true }),
+            (
+                "view_weights_v1",
+                &self.view_weights_v1,
+                Projection::V1 { normalize: true },
+            ),
             ("view_weights_v2", &self.view_weights_v2, Projection::V2),
         ] {
             let Some(w) = weights else { continue };
@@ -119,10 +123,12 @@ impl PointClipSettings {
     pub fn projection(&self) -> Result<Projection, SettingsError> {
         match &self.projection {
             None => Ok(Projection::default()),
-            Some(p) => p.parse().map_err(|e: crate::project::ProjectError| SettingsError {
-                key: "projection",
-                message: e.to_string(),
-            }),
+            Some(p) => p
+                .parse()
+                .map_err(|e: crate::project::ProjectError| SettingsError {
+                    key: "projection",
+                    message: e.to_string(),
+                }),
         }
     }
 
@@ -156,7 +162,10 @@ mod tests {
         let s = PointClipSettings::default();
         s.validate().unwrap();
         assert_eq!(s.projection().unwrap(), Projection::V1 { normalize: true });
-        assert_eq!(s.view_weights(Projection::V2), Projection::V2.default_view_weights());
+        assert_eq!(
+            s.view_weights(Projection::V2),
+            Projection::V2.default_view_weights()
+        );
         assert_eq!(s.template(), DEFAULT_TEMPLATE);
         assert_eq!(s.points(), 1024);
     }
@@ -190,28 +199,52 @@ mod tests {
         };
         let d = PointClipSettings::default;
         bad(
-            PointClipSettings { projection: Some("v3".into()), ..d() },
+            PointClipSettings {
+                projection: Some("v3".into()),
+                ..d()
+            },
             "pointclip.projection: unknown projection",
         );
         bad(
-            PointClipSettings { view_weights_v2: Some(vec![1.0; 2]), ..d() },
+            PointClipSettings {
+                view_weights_v2: Some(vec![1.0; 2]),
+                ..d()
+            },
             "pointclip.view_weights_v2: 2 weights, the projection has 10 views",
         );
         bad(
-            PointClipSettings { view_weights_v1: Some(vec![0.0; 6]), ..d() },
+            PointClipSettings {
+                view_weights_v1: Some(vec![0.0; 6]),
+                ..d()
+            },
             "not all 0",
         );
         bad(
-            PointClipSettings { view_weights_v1: Some(vec![f32::NAN; 6]), ..d() },
+            PointClipSettings {
+                view_weights_v1: Some(vec![f32::NAN; 6]),
+                ..d()
+            },
             "finite",
         );
-        bad(PointClipSettings { labels: Some(vec![]), ..d() }, "pointclip.labels");
         bad(
-            PointClipSettings { labels: Some(vec!["cube".into(), " ".into()]), ..d() },
+            PointClipSettings {
+                labels: Some(vec![]),
+                ..d()
+            },
+            "pointclip.labels",
+        );
+        bad(
+            PointClipSettings {
+                labels: Some(vec!["cube".into(), " ".into()]),
+                ..d()
+            },
             "none of them empty",
         );
         bad(
-            PointClipSettings { template: Some("a cloud".into()), ..d() },
+            PointClipSettings {
+                template: Some("a cloud".into()),
+                ..d()
+            },
             "pointclip.template",
         );
     }

@@ -588,7 +588,10 @@ embedding = "embedding"
         assert!(with("").unwrap().pointclip.is_none());
         for (table, says) in [
             ("[pointclip]\nprojection = \"v3\"\n", "unknown projection"),
-            ("[pointclip]\nview_weights_v2 = [1, 1]\n", "2 weights, the projection has 10"),
+            (
+                "[pointclip]\nview_weights_v2 = [1, 1]\n",
+                "2 weights, the projection has 10",
+            ),
             (
                 "[pointclip]\nview_weights_v1 = [0, 0, 0, 0, 0, 0]\n",
                 "not all 0",

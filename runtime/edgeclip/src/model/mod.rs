@@ -32,8 +32,8 @@ use xxhash_rust::xxh3::Xxh3Default;
 use crate::backend::{DType, Dim, ModelSpec, Normalization, TensorSpec};
 
 pub use manifest::{
-    FileEntry, FileTarget, Manifest, Precision,
-    TokenizerConfig, Tower, FORMAT, FORMAT_VERSION, FORMS, OLDEST_FORMAT_VERSION,
+    FileEntry, FileTarget, Manifest, Precision, TokenizerConfig, Tower, FORMAT, FORMAT_VERSION,
+    FORMS, OLDEST_FORMAT_VERSION,
 };
 
 use crate::{Error, Result};
