@@ -206,11 +206,12 @@ fn mqtt_settings_without_a_host_are_config() {
     assert_fatal(&out, "config", "mqtt.host");
 }
 
-// edgeclip-depth: a model whose `[depthclip]` table the manifest accepts but
-// DepthCLIP refuses (an empty word).
+// edgeclip-depth: a model whose `[depthclip]` table breaks one of DepthCLIP's
+// rules (an empty word) is refused when the package loads, by the depth crate's
+// own check, before any command uses it.
 
 #[test]
-fn a_depthclip_config_that_breaks_a_rule_is_config() {
+fn a_depthclip_table_that_breaks_a_rule_is_a_model_file_error() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("model");
     std::fs::create_dir(&copy).unwrap();
@@ -233,7 +234,7 @@ fn a_depthclip_config_that_breaks_a_rule_is_config() {
     std::fs::write(copy.join("model.toml"), manifest).unwrap();
     let sample = sample();
     let out = edgeclip_with(&copy, &["depth", path(&sample)]);
-    assert_fatal(&out, "config", "word 1 is empty");
+    assert_fatal(&out, "model_file", "[depthclip]: invalid DepthCLIP config: word 1 is empty");
 }
 
 // edgeclip-points.
