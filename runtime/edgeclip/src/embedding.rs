@@ -117,15 +117,11 @@ impl Embeddings {
     }
 }
 
-/// Scales `row` to unit L2 norm in place. A row of zeros or non-finite values has
-/// no direction: it is left as it is and its norm returned as the error.
-pub fn normalize(row: &mut [f32]) -> std::result::Result<(), f32> {
-    let norm = edgeclip_kernels::vector::dot_f32(row, row).sqrt();
-    if !(norm.is_finite() && norm > 0.0) {
-        return Err(norm);
-    }
-    row.iter_mut().for_each(|v| *v /= norm);
-    Ok(())
+/// Scales `row` to unit L2 norm in place, as a store's rows are
+/// ([`edgeclip_kernels::vector::normalize_l2`]). A row of zeros or non-finite
+/// values has no direction: it is left as it is and its norm returned as the error.
+pub fn normalize(row: &mut [f32]) -> std::result::Result<(), f64> {
+    edgeclip_kernels::vector::normalize_l2(row)
 }
 
 #[cfg(test)]

@@ -87,6 +87,30 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     reduce(&acc) + tail
 }
 
+/// The Euclidean norm of `v`, summed in f64: no overflow for any finite f32 input,
+/// and one order of summation, so the same bits on every ISA.
+pub fn l2_norm(v: &[f32]) -> f64 {
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Scales `row` to unit L2 norm in place: each value divided by [`l2_norm`] in f64
+/// and rounded once. The one normalisation of the project, so that a stored label
+/// row and a query embedding of the same vector are the same bits. A row with a
+/// non-finite value or a zero norm has no direction: it is left as it is and the
+/// norm returned as the error (NaN for a non-finite value).
+pub fn normalize_l2(row: &mut [f32]) -> Result<(), f64> {
+    let norm = l2_norm(row);
+    if !(norm.is_finite() && norm > 0.0) {
+        return Err(norm);
+    }
+    row.iter_mut()
+        .for_each(|v| *v = (f64::from(*v) / norm) as f32);
+    Ok(())
+}
+
 /// Widens one IEEE half (as bits) to f32 exactly, subnormals, infinities and NaN
 /// included, with selects instead of branches so a loop over it vectorizes.
 #[inline(always)]
@@ -369,6 +393,24 @@ mod tests {
                 proptest::collection::vec(-1f32..1.0, n),
             )
         })
+    }
+
+    #[test]
+    fn normalize_l2_gives_unit_rows_and_refuses_directionless_ones() {
+        let mut row = [3.0f32, 4.0];
+        normalize_l2(&mut row).unwrap();
+        assert_eq!(row, [0.6, 0.8]);
+        // Values whose squares overflow f32 still normalise.
+        let mut big = [3e30f32, 4e30];
+        normalize_l2(&mut big).unwrap();
+        assert_eq!(big, [0.6, 0.8]);
+        let mut zero = [0.0f32; 3];
+        assert_eq!(normalize_l2(&mut zero), Err(0.0));
+        let mut nan = [1.0, f32::NAN];
+        assert!(normalize_l2(&mut nan).unwrap_err().is_nan());
+        assert!(nan[0] == 1.0, "a refused row is left as it was");
+        let mut inf = [1.0, f32::INFINITY];
+        assert!(normalize_l2(&mut inf).is_err());
     }
 
     #[test]

@@ -13,13 +13,17 @@
 //! model or backend broke).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
 use edgeclip::matcher::{LabelSet, ScoreKind};
 use edgeclip::preprocess::{PreprocessConfig, Preprocessor};
 use edgeclip::ErrorKind;
-use edgeclip_capture::{Converter, Frame, FrameRef, FrameSource, Receiver, Recovery, RecvError};
+use edgeclip_capture::{
+    Converter, Delivery, Frame, FrameRef, FrameSink, FrameSource, Pump, PumpCounters, PumpEnd,
+    Receiver, RecvError,
+};
 use edgeclip_events::{CameraState, Event, Meta, Presence, Sink, SinkError, StageMs, Status};
 use edgeclip_match::track::{Change, Tracker, Transition};
 
@@ -440,6 +444,10 @@ impl Watch {
     /// turn (a recording, a directory, frames piped in: nothing to drop). With
     /// `frame_fps`, a frame's time is its index / `frame_fps` (a recording's own
     /// clock); without, the source's timestamp.
+    ///
+    /// The capture crate's loop ([`Pump`]) pulls the frames, so a source's errors
+    /// meet the same policy here as on a capture thread: a broken frame is counted
+    /// bad and skipped, a timeout is pulled again, anything else ends the run.
     pub fn run_inline(
         &mut self,
         source: &mut dyn FrameSource,
@@ -448,42 +456,38 @@ impl Watch {
         stop: &AtomicBool,
         sink: &mut dyn Sink,
     ) -> Result<Ended, WatchError> {
-        let mut index = 0u64;
-        let ended = loop {
-            if stop.load(Ordering::Relaxed) {
-                break Ended::Stopped;
-            }
-            if self.limit_reached(&limits) {
-                break Ended::Limit;
-            }
-            let waited = Instant::now();
-            let frame = match source.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break Ended::SourceEnded,
-                Err(e) => match e.recovery() {
-                    Recovery::Skip | Recovery::Retry => {
-                        log::warn!("{e}");
-                        self.totals.bad += 1;
-                        continue;
-                    }
-                    Recovery::Reopen | Recovery::Fatal => return Err(e.into()),
-                },
-            };
-            self.stages.wait += waited.elapsed();
-            let time_ms = match frame_fps {
-                Some(fps) => (index as f64 * 1000.0 / fps) as u64,
-                None => frame.timestamp.as_millis() as u64,
-            };
-            index += 1;
-            self.process(&frame, time_ms, sink)?;
-            let stats = source.stats();
-            self.totals.dropped = stats.dropped;
-            self.maybe_status(stats.delivered, sink);
-            if self.output_closed {
-                break Ended::OutputClosed;
-            }
+        let pump = Pump::new();
+        let mut inline = Inline {
+            watch: self,
+            sink,
+            limits,
+            stop,
+            frame_fps,
+            index: 0,
+            source_bad: 0,
+            pump: pump.counters(),
+            last: Instant::now(),
+            error: None,
         };
-        self.finish(source.stats().delivered, sink);
+        let end = pump.run(source, &mut inline);
+        inline.count_source_bad();
+        let Inline { error, sink, .. } = inline;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let end = end?;
+        let ended = if stop.load(Ordering::Relaxed) {
+            Ended::Stopped
+        } else if self.output_closed {
+            Ended::OutputClosed
+        } else if end == PumpEnd::SourceEnded {
+            Ended::SourceEnded
+        } else {
+            Ended::Limit
+        };
+        let stats = source.stats();
+        self.totals.dropped = stats.dropped;
+        self.finish(stats.delivered, sink);
         Ok(ended)
     }
 
@@ -549,6 +553,62 @@ impl Watch {
                 log::warn!("flushing events: {e}");
             }
         }
+    }
+}
+
+/// [`Watch::run_inline`]'s end of the capture loop: each frame is processed as
+/// it arrives, on the loop's thread.
+struct Inline<'w, 's> {
+    watch: &'w mut Watch,
+    sink: &'s mut dyn Sink,
+    limits: Limits,
+    stop: &'s AtomicBool,
+    frame_fps: Option<f64>,
+    /// Frames processed so far: the clock of a `frame_fps` run.
+    index: u64,
+    /// The loop's bad count already added to the watch's totals.
+    source_bad: u64,
+    pump: &'s Arc<PumpCounters>,
+    /// When the last frame's processing ended: the wait for a frame starts there.
+    last: Instant,
+    /// The failure that ended the run, which the loop itself cannot carry.
+    error: Option<WatchError>,
+}
+
+impl Inline<'_, '_> {
+    /// Adds the frames the loop lost as broken since the last call to the
+    /// watch's bad count (the watch counts the frames it could not use itself).
+    fn count_source_bad(&mut self) {
+        let bad = self.pump.stats().bad;
+        self.watch.totals.bad += bad - self.source_bad;
+        self.source_bad = bad;
+    }
+}
+
+impl FrameSink for Inline<'_, '_> {
+    fn deliver(&mut self, frame: &FrameRef<'_>) -> Delivery {
+        self.watch.stages.wait += self.last.elapsed();
+        self.count_source_bad();
+        let time_ms = match self.frame_fps {
+            Some(fps) => (self.index as f64 * 1000.0 / fps) as u64,
+            None => frame.timestamp.as_millis() as u64,
+        };
+        self.index += 1;
+        if let Err(e) = self.watch.process(frame, time_ms, self.sink) {
+            self.error = Some(e);
+            return Delivery::Closed;
+        }
+        let delivered = self.pump.stats().delivered + 1;
+        self.watch.maybe_status(delivered, self.sink);
+        self.last = Instant::now();
+        // A frame the watch could not use is already counted in its totals.
+        Delivery::Taken
+    }
+
+    fn is_open(&self) -> bool {
+        !(self.stop.load(Ordering::Relaxed)
+            || self.watch.output_closed
+            || self.watch.limit_reached(&self.limits))
     }
 }
 

@@ -236,18 +236,12 @@ impl Encoded {
     }
 }
 
+/// A unit-length copy of `row` (the project's one normalisation), or why it has none.
 fn normalize(row: &[f32]) -> Result<Vec<f32>, String> {
     if let Some(i) = row.iter().position(|x| !x.is_finite()) {
         return Err(format!("value {} at column {i} is not finite", row[i]));
     }
-    // f64 so that the sum of squares cannot overflow for finite f32 inputs.
-    let norm = row
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    if norm == 0.0 || !norm.is_finite() {
-        return Err(format!("L2 norm is {norm}"));
-    }
-    Ok(row.iter().map(|&x| (f64::from(x) / norm) as f32).collect())
+    let mut unit = row.to_vec();
+    edgeclip_kernels::vector::normalize_l2(&mut unit).map_err(|norm| format!("L2 norm is {norm}"))?;
+    Ok(unit)
 }
