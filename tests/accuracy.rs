@@ -13,9 +13,9 @@ use std::sync::{Mutex, OnceLock};
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::labels::{DType, StoreBuilder};
-use edgeclip::matcher::LabelSet;
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::preprocess::load_rgb;
+use edgeclip::zero_shot::LabelSet;
 use edgeclip_e2e::{default_model, heldout};
 use serde_json::Value;
 
@@ -106,7 +106,7 @@ fn predict_uncached(precision: Precision, set: &str) -> Predictions {
         .map(|img| {
             text.rows()
                 .enumerate()
-                .map(|(i, t)| (i, edgeclip::matcher::dot(t, img)))
+                .map(|(i, t)| (i, edgeclip::zero_shot::dot(t, img)))
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap()
                 .0

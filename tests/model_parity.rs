@@ -1,10 +1,10 @@
 //! The runtime's outputs against onnxruntime's on the same ONNX files and inputs:
 //! the reference shipped in the default package (made by
 //! firmware-tools/fixtures/make_model_fixtures.py), checked through
-//! `edgeclip::verify`, the code `edgeclip check` runs on boards.
+//! `edgeclip::reference`, the code `edgeclip check` runs on boards.
 
 use edgeclip::model::{ModelPackage, Precision};
-use edgeclip::verify::{Reference, FP32_FLOOR, INT8_FLOOR};
+use edgeclip::reference::{Reference, FP32_FLOOR, INT8_FLOOR};
 use edgeclip_e2e::default_model;
 
 fn check(precision: Precision, threads: usize) {

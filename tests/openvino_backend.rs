@@ -15,7 +15,7 @@ use edgeclip::backend::{
     TensorSpec, AUTO,
 };
 use edgeclip::model::{ModelPackage, Precision};
-use edgeclip::verify::{static_int8_floor, Reference};
+use edgeclip::reference::{static_int8_floor, Reference};
 use edgeclip::ErrorKind;
 use edgeclip_backend_openvino::OpenVinoBackend;
 use edgeclip_backend_tract::TractBackend;
@@ -437,9 +437,9 @@ fn int8_check_passes_where_openvino_products_saturate() {
         );
         assert!(cos >= floor, "{output}: {cos} < {floor}");
         let saturating = if output.starts_with("image") || output.starts_with("text") {
-            edgeclip::verify::STATIC_INT8_SATURATING_FLOOR
+            edgeclip::reference::STATIC_INT8_SATURATING_FLOOR
         } else {
-            edgeclip::verify::STATIC_INT8_SATURATING_PATCH_FLOOR
+            edgeclip::reference::STATIC_INT8_SATURATING_PATCH_FLOOR
         };
         assert_eq!(*floor, saturating, "{output}");
     }

@@ -234,7 +234,11 @@ fn a_depthclip_table_that_breaks_a_rule_is_a_model_file_error() {
     std::fs::write(copy.join("model.toml"), manifest).unwrap();
     let sample = sample();
     let out = edgeclip_with(&copy, &["depth", path(&sample)]);
-    assert_fatal(&out, "model_file", "[depthclip]: invalid DepthCLIP config: word 1 is empty");
+    assert_fatal(
+        &out,
+        "model_file",
+        "[depthclip]: invalid DepthCLIP config: word 1 is empty",
+    );
 }
 
 // edgeclip-points.

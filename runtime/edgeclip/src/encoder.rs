@@ -25,7 +25,7 @@ const IMAGE_BATCH: usize = 8;
 const TEXT_BATCH: usize = 32;
 
 /// A loaded tower: its session and output buffers, and the file it came from.
-struct Tower {
+struct TowerSession {
     session: Box<dyn Session>,
     outputs: Outputs,
     path: PathBuf,
@@ -38,7 +38,7 @@ fn open_tower(
     kind: TowerKind,
     precision: Precision,
     dense: bool,
-) -> Result<Tower> {
+) -> Result<TowerSession> {
     let target = FileTarget {
         backend: engine.name(),
         soc: engine.backend().soc(),
@@ -54,7 +54,7 @@ fn open_tower(
         engine.name()
     );
     let session = engine.load(&path, &spec)?;
-    Ok(Tower {
+    Ok(TowerSession {
         session,
         outputs: Outputs::new(),
         path,
@@ -62,7 +62,7 @@ fn open_tower(
     })
 }
 
-impl Tower {
+impl TowerSession {
     /// Runs one batch and checks the pooled embedding is `[batch, dim]`.
     fn run(&mut self, input: Input<'_>, batch: usize) -> Result<()> {
         self.session.run(input, batch, &mut self.outputs)?;
@@ -187,7 +187,7 @@ impl ImageFeatures {
 
 /// Turns images into L2-normalized embeddings (and, opened dense, patch grids).
 pub struct ImageEncoder {
-    tower: Tower,
+    tower: TowerSession,
     preprocessor: Preprocessor,
     dense: bool,
     batch_buf: Vec<f32>,
@@ -339,7 +339,7 @@ fn fill_grid(
 
 /// Turns text into L2-normalized embeddings.
 pub struct TextEncoder {
-    tower: Tower,
+    tower: TowerSession,
     tokenizer: Tokenizer,
     context_length: usize,
     ids: Vec<i64>,

@@ -3,7 +3,7 @@
 //! Data flows through the modules in this order:
 //!
 //! ```text
-//! image file / frame ─> preprocess ─> backend (any engine) ─> encoder ─> matcher ─> result
+//! image file / frame ─> preprocess ─> backend (any engine) ─> encoder ─> zero_shot ─> result
 //!                                                    ^
 //! text ─> tokenizer ───────────────────────────────────┘
 //! ```
@@ -20,11 +20,11 @@ pub mod embedding;
 pub mod encoder;
 pub mod error;
 pub mod labels;
-pub mod matcher;
 pub mod model;
 pub mod preprocess;
 pub mod prompts;
+pub mod reference;
 pub mod tokenizer;
-pub mod verify;
+pub mod zero_shot;
 
 pub use error::{Error, ErrorKind, Result};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
 use edgeclip::model::{sha256_file, xxh3_file, ModelPackage, Precision};
-use edgeclip::verify::{FP32_FLOOR, INT8_PATCH_FLOOR};
+use edgeclip::reference::{FP32_FLOOR, INT8_PATCH_FLOOR};
 use edgeclip::ErrorKind;
 
 fn model_dir() -> PathBuf {

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
-use edgeclip::matcher::{LabelSet, ScoreKind};
 use edgeclip::preprocess::{PreprocessConfig, Preprocessor};
+use edgeclip::zero_shot::{LabelSet, ScoreKind};
 use edgeclip::ErrorKind;
 use edgeclip_capture::{
     Converter, Delivery, Frame, FrameRef, FrameSink, FrameSource, Pump, PumpCounters, PumpEnd,

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use edgeclip::embedding::Embeddings;
 use edgeclip::encoder::{ImageEncoder, ImageFeatures};
-use edgeclip::matcher::LabelSet;
 use edgeclip::model::{ModelPackage, Precision};
 use edgeclip::preprocess::Preprocessor;
+use edgeclip::zero_shot::LabelSet;
 use edgeclip_capture::{ColorSpace, FrameRef, PixelFormat};
 use edgeclip_events::{Event, Sink, SinkError};
 use edgeclip_pipeline::{Watch, WatchConfig};

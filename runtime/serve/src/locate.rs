@@ -11,8 +11,8 @@
 //! [`edgeclip::preprocess::SourceWindow`].
 
 use edgeclip::encoder::{ImageFeatures, PatchGrid};
-use edgeclip::matcher::dot;
 use edgeclip::preprocess::SourceWindow;
+use edgeclip::zero_shot::dot;
 
 /// How a grid becomes an answer.
 #[derive(Debug, Clone, Copy, PartialEq)]

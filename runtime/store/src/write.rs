@@ -242,6 +242,7 @@ fn normalize(row: &[f32]) -> Result<Vec<f32>, String> {
         return Err(format!("value {} at column {i} is not finite", row[i]));
     }
     let mut unit = row.to_vec();
-    edgeclip_kernels::vector::normalize_l2(&mut unit).map_err(|norm| format!("L2 norm is {norm}"))?;
+    edgeclip_kernels::vector::normalize_l2(&mut unit)
+        .map_err(|norm| format!("L2 norm is {norm}"))?;
     Ok(unit)
 }

@@ -1,7 +1,7 @@
 //! `edgeclip check`: this machine's outputs against the package's reference.
 
 use anyhow::{bail, Context as _, Result};
-use edgeclip::verify::Reference;
+use edgeclip::reference::Reference;
 
 use crate::args::CheckArgs;
 use crate::context::{Ctx, Outcome};

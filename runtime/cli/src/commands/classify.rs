@@ -6,7 +6,7 @@ use anyhow::Result;
 use edgeclip::encoder::ImageEncoder;
 use edgeclip::preprocess::load_rgb;
 
-use super::{is_input_error, label_set};
+use super::{is_input_error, label_source};
 use crate::args::ClassifyArgs;
 use crate::context::{Ctx, Outcome};
 use crate::output::{Record, TagScore};
@@ -15,7 +15,7 @@ use crate::output::{Record, TagScore};
 pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
     let package = ctx.package()?;
     let bias = if args.tags { args.bias } else { 0.0 };
-    let mut set = label_set::open(ctx, &args.labels, &package)?.with_bias(bias);
+    let mut set = label_source::open(ctx, &args.labels, &package)?.with_bias(bias);
     let mut images = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
     let mut failed = false;
     for path in &args.images {
@@ -47,7 +47,7 @@ pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
             })?;
         } else {
             let top = set.top_k(emb.row(0), args.top_k.into())?;
-            let top = label_set::scores(&set, &top);
+            let top = label_source::scores(&set, &top);
             ctx.out
                 .print(&Record::Classification { path: &shown, top })?;
         }

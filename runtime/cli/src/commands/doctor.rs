@@ -7,7 +7,7 @@ use anyhow::Result;
 use edgeclip::backend::{Backend, Engine};
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
 use edgeclip::model::{ModelPackage, Precision};
-use edgeclip::verify::Reference;
+use edgeclip::reference::Reference;
 use edgeclip_board::{CpuFeatures, HostFacts};
 use edgeclip_capture::source::negotiate::fourcc_str;
 use edgeclip_capture::source::v4l_camera;

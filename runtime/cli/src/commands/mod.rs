@@ -9,7 +9,7 @@ mod doctor;
 mod embed;
 mod events;
 mod info;
-mod label_set;
+mod label_source;
 mod labels;
 mod points;
 mod serve;

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use edgeclip::encoder::ImageEncoder;
-use edgeclip::matcher::LabelSet;
 use edgeclip::model::ModelPackage;
+use edgeclip::zero_shot::LabelSet;
 use edgeclip_points::project::{save_views, to_encoder_input, Projection, Views};
 use edgeclip_points::read::{self, ReadError};
 use edgeclip_points::{PointClipSettings, PointCloud};
 
-use super::{is_input_error, label_set, ms_since};
+use super::{is_input_error, label_source, ms_since};
 use crate::args::{LabelArgs, PointLabelArgs, PointsArgs, ProjectionArg};
 use crate::context::{Ctx, Outcome};
 use crate::output::{PointClassification, Record};
@@ -73,7 +73,7 @@ pub fn run(ctx: &mut Ctx, args: PointsArgs) -> Result<Outcome> {
         embeddings.weighted_mean_into(&weights, &mut fused)?;
         let top = set.top_k(&fused, args.top_k.into())?;
         let encode_ms = ms_since(started);
-        let top = label_set::scores(&set, &top);
+        let top = label_source::scores(&set, &top);
         ctx.out
             .print(&Record::PointClassification(PointClassification {
                 path: &shown,
@@ -139,10 +139,10 @@ fn open_labels(
         templates: templates.clone(),
     };
     if given.store.is_some() {
-        return label_set::open(ctx, &given, package);
+        return label_source::open(ctx, &given, package);
     }
     let labels = if given.labels.is_some() || given.labels_file.is_some() {
-        label_set::read_labels(&given)?
+        label_source::read_labels(&given)?
     } else if let Some(labels) = &settings.labels {
         labels.clone()
     } else {
@@ -151,7 +151,7 @@ fn open_labels(
              give --labels, --labels-file or --store"
         );
     };
-    label_set::encode(ctx, labels, &templates, package)
+    label_source::encode(ctx, labels, &templates, package)
 }
 
 /// `--template`s, else the model's, else PointCLIP's.

@@ -17,7 +17,7 @@ use edgeclip_pipeline::{
     Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchError, WatchTable,
 };
 
-use super::label_set;
+use super::label_source;
 use crate::args::{ModeArg, PixArg, WatchArgs};
 use crate::context::{Ctx, Outcome};
 use crate::output::{is_closed_pipe_io, Record};
@@ -60,7 +60,7 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
     let package = ctx.package()?;
-    let mut labels = label_set::open(ctx, &args.labels, &package)?;
+    let mut labels = label_source::open(ctx, &args.labels, &package)?;
     if config.mode == Mode::Tags {
         labels = labels.with_bias(config.bias);
     }

@@ -37,7 +37,7 @@ pub enum Record<'a> {
     Tags {
         /// The image as given on the command line.
         path: &'a str,
-        /// Best first, at most `edgeclip::matcher::MAX_TAGS`.
+        /// Best first, at most `edgeclip::zero_shot::MAX_TAGS`.
         tags: Vec<TagScore<'a>>,
         /// How many passed; more than `tags` holds when truncated.
         passed: usize,

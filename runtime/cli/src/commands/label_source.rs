@@ -3,9 +3,9 @@
 use anyhow::{bail, Result};
 use edgeclip::encoder::TextEncoder;
 use edgeclip::labels;
-use edgeclip::matcher::{LabelSet, Match};
 use edgeclip::model::ModelPackage;
 use edgeclip::prompts;
+use edgeclip::zero_shot::{LabelSet, Match};
 
 use crate::args::LabelArgs;
 use crate::context::Ctx;
