@@ -401,7 +401,7 @@ mod tests {
         normalize_l2(&mut row).unwrap();
         assert_eq!(row, [0.6, 0.8]);
         // Values whose squares overflow f32 still normalise.
-        let mut big = [3e30f32, 4e30];
+        let mut big = [3.0 * 2f32.powi(100), 4.0 * 2f32.powi(100)];
         normalize_l2(&mut big).unwrap();
         assert_eq!(big, [0.6, 0.8]);
         let mut zero = [0.0f32; 3];
