@@ -456,82 +456,22 @@ impl RknnSession {
         batch: usize,
         outputs: &mut Outputs,
     ) -> Result<()> {
-        let attr = &self.inputs[0];
         let per_item = self.spec.input.len(1);
-        let (buf, bytes, type_, fmt_): (*mut c_void, usize, u32, u32) = match input {
-            Input::F32(data) => {
-                let src = &data[item * per_item..(item + 1) * per_item];
-                match self.spec.normalization {
-                    Some(n) => {
-                        layout::denormalize_to_hwc(src, n.mean, n.std, &mut self.pixels).map_err(
-                            |e| Error::InvalidInput(format!("{}: {e}", self.path.display())),
-                        )?;
-                        (
-                            self.pixels.as_mut_ptr().cast(),
-                            self.pixels.len(),
-                            ty::RKNN_TENSOR_UINT8,
-                            fmt::RKNN_TENSOR_NHWC,
-                        )
-                    }
-                    // A float input without pixels behind it (checked at load to
-                    // be a model that takes floats): f32, in its layout.
-                    None => {
-                        let (channels, side) =
-                            image_geometry(&self.spec.input).expect("checked at load");
-                        let nhwc = layout::image_input(attr, channels, side)
-                            .map_err(|e| self.bad(e))?
-                            == ImageInput::Nhwc;
-                        self.staging.resize(src.len(), 0.0);
-                        if nhwc {
-                            layout::nchw_to_nhwc(src, channels, side, side, &mut self.staging);
-                        } else {
-                            self.staging.copy_from_slice(src);
-                        }
-                        let format = if nhwc {
-                            fmt::RKNN_TENSOR_NHWC
-                        } else {
-                            fmt::RKNN_TENSOR_NCHW
-                        };
-                        (
-                            self.staging.as_mut_ptr().cast(),
-                            self.staging.len() * 4,
-                            ty::RKNN_TENSOR_FLOAT32,
-                            format,
-                        )
-                    }
-                }
-            }
-            Input::I64(data) => {
-                let src = &data[item * per_item..(item + 1) * per_item];
-                if attr.dtype == layout::TensorType::I32 {
-                    layout::ids_to_i32(src, &mut self.ids).map_err(|e| self.bad(e))?;
-                    (
-                        self.ids.as_mut_ptr().cast(),
-                        self.ids.len() * 4,
-                        ty::RKNN_TENSOR_INT32,
-                        fmt::RKNN_TENSOR_UNDEFINED,
-                    )
-                } else {
-                    // librknnrt only reads the buffer.
-                    (
-                        src.as_ptr().cast_mut().cast(),
-                        src.len() * 8,
-                        ty::RKNN_TENSOR_INT64,
-                        fmt::RKNN_TENSOR_UNDEFINED,
-                    )
-                }
-            }
+        let items = item * per_item..(item + 1) * per_item;
+        let staged = match input {
+            Input::F32(data) => self.stage_image(&data[items])?,
+            Input::I64(data) => self.stage_ids(&data[items])?,
         };
         let mut raw_input = rknn_input {
             index: 0,
-            buf,
-            size: bytes as u32,
+            buf: staged.buf,
+            size: staged.bytes as u32,
             pass_through: 0,
-            type_,
-            fmt: fmt_,
+            type_: staged.type_,
+            fmt: staged.fmt,
         };
-        // SAFETY: `raw_input.buf` points at `bytes` bytes owned by `self`, alive
-        // until `rknn_run` returns.
+        // SAFETY: `raw_input.buf` points at `bytes` bytes owned by `self` (or by
+        // the caller's input), alive until `rknn_run` returns.
         let ret = unsafe { self.api.rknn_inputs_set(self.ctx, 1, &mut raw_input) };
         if ret != 0 {
             return Err(self.failed("rknn_inputs_set", ret));
@@ -541,6 +481,71 @@ impl RknnSession {
         if ret != 0 {
             return Err(self.failed("rknn_run", ret));
         }
+        self.read_outputs(item, batch, outputs)
+    }
+
+    /// One image as the model takes it: 8-bit HWC pixels where the package
+    /// declares the normalisation the runtime folds in, else f32 in the input's
+    /// own layout.
+    fn stage_image(&mut self, src: &[f32]) -> Result<Staged> {
+        if let Some(n) = self.spec.normalization {
+            layout::denormalize_to_hwc(src, n.mean, n.std, &mut self.pixels)
+                .map_err(|e| Error::InvalidInput(format!("{}: {e}", self.path.display())))?;
+            return Ok(Staged {
+                buf: self.pixels.as_mut_ptr().cast(),
+                bytes: self.pixels.len(),
+                type_: ty::RKNN_TENSOR_UINT8,
+                fmt: fmt::RKNN_TENSOR_NHWC,
+            });
+        }
+        // A float input without pixels behind it (checked at load to be a model
+        // that takes floats): f32, in its layout.
+        let (channels, side) = image_geometry(&self.spec.input).expect("checked at load");
+        let nhwc = layout::image_input(&self.inputs[0], channels, side)
+            .map_err(|e| self.bad(e))?
+            == ImageInput::Nhwc;
+        self.staging.resize(src.len(), 0.0);
+        if nhwc {
+            layout::nchw_to_nhwc(src, channels, side, side, &mut self.staging);
+        } else {
+            self.staging.copy_from_slice(src);
+        }
+        Ok(Staged {
+            buf: self.staging.as_mut_ptr().cast(),
+            bytes: self.staging.len() * 4,
+            type_: ty::RKNN_TENSOR_FLOAT32,
+            fmt: if nhwc {
+                fmt::RKNN_TENSOR_NHWC
+            } else {
+                fmt::RKNN_TENSOR_NCHW
+            },
+        })
+    }
+
+    /// One row of token ids: i32 where the model takes them so (RKNN's usual
+    /// conversion), else the caller's i64 as they are.
+    fn stage_ids(&mut self, src: &[i64]) -> Result<Staged> {
+        if self.inputs[0].dtype == layout::TensorType::I32 {
+            layout::ids_to_i32(src, &mut self.ids).map_err(|e| self.bad(e))?;
+            return Ok(Staged {
+                buf: self.ids.as_mut_ptr().cast(),
+                bytes: self.ids.len() * 4,
+                type_: ty::RKNN_TENSOR_INT32,
+                fmt: fmt::RKNN_TENSOR_UNDEFINED,
+            });
+        }
+        // librknnrt only reads the buffer.
+        Ok(Staged {
+            buf: src.as_ptr().cast_mut().cast(),
+            bytes: src.len() * 8,
+            type_: ty::RKNN_TENSOR_INT64,
+            fmt: fmt::RKNN_TENSOR_UNDEFINED,
+        })
+    }
+
+    /// Reads every wanted output of the last run, as f32, into row `item` of
+    /// `batch` in `outputs` (the slots are shaped on the first item).
+    fn read_outputs(&mut self, item: usize, batch: usize, outputs: &mut Outputs) -> Result<()> {
         for (slot, &index) in self.output_index.iter().enumerate() {
             let attr = &self.outputs[index as usize];
             let per = attr.elements() / attr.batch();
@@ -574,6 +579,15 @@ impl RknnSession {
         }
         Ok(())
     }
+}
+
+/// An input buffer ready for `rknn_inputs_set`: where it is, its size in bytes,
+/// its element type and layout.
+struct Staged {
+    buf: *mut c_void,
+    bytes: usize,
+    type_: u32,
+    fmt: u32,
 }
 
 /// The model output index of each wanted output name.

@@ -82,84 +82,112 @@ pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Result<PointCloud, ParseEr
     points.finish().map_err(|k| err(None, k))
 }
 
+/// The header's lines as written, each value list with the line it was on.
+#[derive(Default)]
+struct HeaderLines {
+    names: Option<Vec<String>>,
+    sizes: Option<(usize, Vec<u64>)>,
+    types: Option<(usize, Vec<String>)>,
+    counts: Option<(usize, Vec<u64>)>,
+    width: Option<u64>,
+    height: Option<u64>,
+    declared_points: Option<(usize, u64)>,
+}
+
 fn parse_header(lines: &mut Lines) -> Result<Header, ParseError> {
-    let mut names: Option<Vec<String>> = None;
-    let mut sizes: Option<(usize, Vec<u64>)> = None;
-    let mut types: Option<(usize, Vec<String>)> = None;
-    let mut counts: Option<(usize, Vec<u64>)> = None;
-    let (mut width, mut height, mut declared_points) = (None, None, None);
+    let mut raw = HeaderLines::default();
     let data = loop {
-        let Some(raw) = lines.next() else {
-            return Err(err(
-                None,
-                ParseErrorKind::Header("the header has no DATA line".into()),
-            ));
-        };
-        let n = lines.number();
-        let line = std::str::from_utf8(raw)
-            .map_err(|_| header_err(n, format!("not text: {:?}", shown(raw))))?;
-        let mut words = line.split_ascii_whitespace();
-        let Some(key) = words.next() else { continue };
-        let values: Vec<&str> = words.collect();
-        let number = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| header_err(n, format!("{key}: `{v}` is not a count")))
-        };
-        let one_number = || match values.as_slice() {
-            [v] => number(v),
-            _ => Err(header_err(n, format!("{key} needs one value"))),
-        };
-        match key.to_ascii_uppercase().as_str() {
-            _ if key.starts_with('#') => {}
-            "VERSION" | "VIEWPOINT" => {}
-            "FIELDS" | "COLUMNS" => names = Some(values.iter().map(|v| v.to_string()).collect()),
-            "SIZE" => {
-                sizes = Some((
-                    n,
-                    values.iter().map(|v| number(v)).collect::<Result<_, _>>()?,
-                ))
-            }
-            "TYPE" => types = Some((n, values.iter().map(|v| v.to_string()).collect())),
-            "COUNT" => {
-                counts = Some((
-                    n,
-                    values.iter().map(|v| number(v)).collect::<Result<_, _>>()?,
-                ))
-            }
-            "WIDTH" => width = Some(one_number()?),
-            "HEIGHT" => height = Some(one_number()?),
-            "POINTS" => declared_points = Some((n, one_number()?)),
-            "DATA" => {
-                break match values.as_slice() {
-                    ["ascii"] => Data::Ascii,
-                    ["binary"] => Data::Binary,
-                    ["binary_compressed"] => Data::BinaryCompressed,
-                    _ => {
-                        return Err(err(
-                            Some(n),
-                            ParseErrorKind::Unsupported(format!(
-                                "DATA `{}` (expected ascii, binary or binary_compressed)",
-                                values.join(" ")
-                            )),
-                        ))
-                    }
-                };
-            }
-            _ => {
-                return Err(header_err(
-                    n,
-                    format!("unknown header line {:?}", shown(raw)),
-                ))
-            }
+        if let Some(data) = read_header_line(lines, &mut raw)? {
+            break data;
         }
     };
     let data_line = lines.number();
-    let missing = |what: &str| {
-        err(
-            None,
-            ParseErrorKind::Header(format!("the header has no {what} line")),
-        )
+    let (fields, count_line) = fields(raw.names, raw.sizes, raw.types, raw.counts)?;
+    let coords = coordinates(&fields, count_line)?;
+    let points = point_count(raw.width, raw.height, raw.declared_points)?;
+    Ok(Header {
+        fields,
+        points,
+        data,
+        coords,
+        lines: data_line,
+    })
+}
+
+/// Reads one header line into `raw`; the `DATA` line, which ends the header,
+/// gives the data's encoding.
+fn read_header_line(lines: &mut Lines, raw: &mut HeaderLines) -> Result<Option<Data>, ParseError> {
+    let Some(bytes) = lines.next() else {
+        return Err(missing("DATA"));
     };
+    let n = lines.number();
+    let line = std::str::from_utf8(bytes)
+        .map_err(|_| header_err(n, format!("not text: {:?}", shown(bytes))))?;
+    let mut words = line.split_ascii_whitespace();
+    let Some(key) = words.next() else {
+        return Ok(None);
+    };
+    let values: Vec<&str> = words.collect();
+    let number = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| header_err(n, format!("{key}: `{v}` is not a count")))
+    };
+    let numbers = || values.iter().map(|v| number(v)).collect::<Result<Vec<_>, _>>();
+    let one_number = || match values.as_slice() {
+        [v] => number(v),
+        _ => Err(header_err(n, format!("{key} needs one value"))),
+    };
+    let words = || values.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    match key.to_ascii_uppercase().as_str() {
+        _ if key.starts_with('#') => {}
+        "VERSION" | "VIEWPOINT" => {}
+        "FIELDS" | "COLUMNS" => raw.names = Some(words()),
+        "SIZE" => raw.sizes = Some((n, numbers()?)),
+        "TYPE" => raw.types = Some((n, words())),
+        "COUNT" => raw.counts = Some((n, numbers()?)),
+        "WIDTH" => raw.width = Some(one_number()?),
+        "HEIGHT" => raw.height = Some(one_number()?),
+        "POINTS" => raw.declared_points = Some((n, one_number()?)),
+        "DATA" => {
+            return match values.as_slice() {
+                ["ascii"] => Ok(Some(Data::Ascii)),
+                ["binary"] => Ok(Some(Data::Binary)),
+                ["binary_compressed"] => Ok(Some(Data::BinaryCompressed)),
+                _ => Err(err(
+                    Some(n),
+                    ParseErrorKind::Unsupported(format!(
+                        "DATA `{}` (expected ascii, binary or binary_compressed)",
+                        values.join(" ")
+                    )),
+                )),
+            };
+        }
+        _ => {
+            return Err(header_err(
+                n,
+                format!("unknown header line {:?}", shown(bytes)),
+            ))
+        }
+    }
+    Ok(None)
+}
+
+/// The error for a header without a `what` line.
+fn missing(what: &str) -> ParseError {
+    err(
+        None,
+        ParseErrorKind::Header(format!("the header has no {what} line")),
+    )
+}
+
+/// The fields named by FIELDS, SIZE, TYPE and COUNT (one value each per field;
+/// COUNT defaults to 1), and the COUNT line, where a bad count is reported.
+fn fields(
+    names: Option<Vec<String>>,
+    sizes: Option<(usize, Vec<u64>)>,
+    types: Option<(usize, Vec<String>)>,
+    counts: Option<(usize, Vec<u64>)>,
+) -> Result<(Vec<Field>, usize), ParseError> {
     let names = names.ok_or_else(|| missing("FIELDS"))?;
     let (size_line, sizes) = sizes.ok_or_else(|| missing("SIZE"))?;
     let (type_line, types) = types.ok_or_else(|| missing("TYPE"))?;
@@ -197,6 +225,11 @@ fn parse_header(lines: &mut Lines) -> Result<Header, ParseError> {
             .ok_or_else(|| header_err(count_line, "the fields' COUNTs overflow a point's size"))?;
         fields.push(field);
     }
+    Ok((fields, count_line))
+}
+
+/// Where x, y and z are among `fields`: each must be there, with COUNT 1.
+fn coordinates(fields: &[Field], count_line: usize) -> Result<[usize; 3], ParseError> {
     let mut coords = [0; 3];
     for (slot, axis) in coords.iter_mut().zip(["x", "y", "z"]) {
         *slot = fields.iter().position(|f| f.name == axis).ok_or_else(|| {
@@ -218,6 +251,15 @@ fn parse_header(lines: &mut Lines) -> Result<Header, ParseError> {
             ));
         }
     }
+    Ok(coords)
+}
+
+/// WIDTH × HEIGHT, checked against POINTS where the header has it.
+fn point_count(
+    width: Option<u64>,
+    height: Option<u64>,
+    declared: Option<(usize, u64)>,
+) -> Result<u64, ParseError> {
     let width = width.ok_or_else(|| missing("WIDTH"))?;
     // HEIGHT is required by the format, but unorganized clouds from some writers omit it.
     let height = height.unwrap_or(1);
@@ -227,7 +269,7 @@ fn parse_header(lines: &mut Lines) -> Result<Header, ParseError> {
             ParseErrorKind::Header(format!("WIDTH {width} × HEIGHT {height} overflows")),
         )
     })?;
-    if let Some((line, declared)) = declared_points {
+    if let Some((line, declared)) = declared {
         if declared != points {
             return Err(header_err(
                 line,
@@ -235,13 +277,7 @@ fn parse_header(lines: &mut Lines) -> Result<Header, ParseError> {
             ));
         }
     }
-    Ok(Header {
-        fields,
-        points,
-        data,
-        coords,
-        lines: data_line,
-    })
+    Ok(points)
 }
 
 fn too_many(header: &Header, limits: &Limits) -> Result<(), ParseError> {
