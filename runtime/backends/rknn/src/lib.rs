@@ -501,8 +501,7 @@ impl RknnSession {
         // A float input without pixels behind it (checked at load to be a model
         // that takes floats): f32, in its layout.
         let (channels, side) = image_geometry(&self.spec.input).expect("checked at load");
-        let nhwc = layout::image_input(&self.inputs[0], channels, side)
-            .map_err(|e| self.bad(e))?
+        let nhwc = layout::image_input(&self.inputs[0], channels, side).map_err(|e| self.bad(e))?
             == ImageInput::Nhwc;
         self.staging.resize(src.len(), 0.0);
         if nhwc {

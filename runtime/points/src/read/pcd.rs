@@ -132,7 +132,12 @@ fn read_header_line(lines: &mut Lines, raw: &mut HeaderLines) -> Result<Option<D
         v.parse::<u64>()
             .map_err(|_| header_err(n, format!("{key}: `{v}` is not a count")))
     };
-    let numbers = || values.iter().map(|v| number(v)).collect::<Result<Vec<_>, _>>();
+    let numbers = || {
+        values
+            .iter()
+            .map(|v| number(v))
+            .collect::<Result<Vec<_>, _>>()
+    };
     let one_number = || match values.as_slice() {
         [v] => number(v),
         _ => Err(header_err(n, format!("{key} needs one value"))),
