@@ -7,7 +7,7 @@
 //! caller can downcast it.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An engine's own error, kept whole.
 pub type EngineError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -147,6 +147,16 @@ impl Error {
             context: context.into(),
             source: None,
         }
+    }
+
+    /// The refusal of [`Input::Pixels`](crate::Input::Pixels) by a session that
+    /// takes only normalised floats ([`Session::takes_pixels`](crate::Session::takes_pixels)
+    /// is false): the caller's mistake, so [`Error::InvalidInput`].
+    pub fn pixels_not_taken(backend: &'static str, path: &Path) -> Self {
+        Error::InvalidInput(format!(
+            "{}: backend {backend} takes the normalised f32 image, not raw pixels",
+            path.display()
+        ))
     }
 
     /// An [`Error::Failed`] keeping the engine's `source`.

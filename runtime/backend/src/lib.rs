@@ -104,6 +104,12 @@ pub trait Session: Send {
     fn info(&self) -> Option<SessionInfo> {
         None
     }
+    /// Whether [`Input::Pixels`] may stand for this session's image input: the
+    /// engine applies the model's normalisation itself. No, unless overridden;
+    /// such a session refuses pixels ([`Error::pixels_not_taken`]).
+    fn takes_pixels(&self) -> bool {
+        false
+    }
     /// Runs one batch of `batch` items into `outputs` (resized in place).
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()>;
 }

@@ -80,10 +80,17 @@ impl TensorSpec {
 /// Input data of one batch, laid out row-major in the input's shape.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
-    /// Float data (images).
+    /// Float data (images, normalised; token ids never).
     F32(&'a [f32]),
     /// Integer data (token ids).
     I64(&'a [i64]),
+    /// Raw 8-bit RGB pixels standing for an f32 image input: each item the
+    /// model's square (`side × side × 3`, row-major, channels last), resized and
+    /// cropped but not normalised. Only for a session that says it takes them
+    /// ([`Session::takes_pixels`](crate::Session::takes_pixels)): an engine that
+    /// folds the normalisation into the model (RKNN) then gets its pixels as they
+    /// are, instead of floats it would turn back into pixels.
+    Pixels(&'a [u8]),
 }
 
 impl Input<'_> {
@@ -92,6 +99,7 @@ impl Input<'_> {
         match self {
             Input::F32(d) => d.len(),
             Input::I64(d) => d.len(),
+            Input::Pixels(d) => d.len(),
         }
     }
 
@@ -100,10 +108,11 @@ impl Input<'_> {
         self.len() == 0
     }
 
-    /// The element type.
+    /// The element type of the tensor this stands for: pixels stand for the f32
+    /// image they normalise to, one value per byte.
     pub fn dtype(&self) -> DType {
         match self {
-            Input::F32(_) => DType::F32,
+            Input::F32(_) | Input::Pixels(_) => DType::F32,
             Input::I64(_) => DType::I64,
         }
     }

@@ -183,7 +183,30 @@ impl Profile {
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let mut problem = |message: String| problems.push(message);
+        self.identity_problems(&mut problem);
+        self.detect_problems(&mut problem);
+        self.backend_problems(&mut problem);
+        self.thread_problems(&mut problem);
+        self.camera_problems(&mut problem);
+        if let Some(gpio) = &self.gpio {
+            if gpio.chip.trim().is_empty() {
+                problem("gpio.chip is empty".into());
+            }
+            if gpio.lines.ok == gpio.lines.alert {
+                problem(format!(
+                    "gpio.lines: ok and alert are both line {}",
+                    gpio.lines.ok
+                ));
+            }
+        }
+        if self.memory.budget_mb == 0 {
+            problem("memory.budget_mb must be at least 1".into());
+        }
+        problems
+    }
 
+    /// `name` and `title`.
+    fn identity_problems(&self, problem: &mut impl FnMut(String)) {
         let name_ok = self
             .name
             .bytes()
@@ -197,7 +220,11 @@ impl Profile {
         if self.title.trim().is_empty() {
             problem("title is empty".into());
         }
+    }
 
+    /// `[detect]`, the `target` triple and `cpu_features`, which must agree on
+    /// the architecture.
+    fn detect_problems(&self, problem: &mut impl FnMut(String)) {
         let arch = self.detect.arch.as_str();
         if arch.is_empty() {
             problem("detect.arch is empty".into());
@@ -219,7 +246,6 @@ impl Profile {
                 problem(format!("detect.{key} has an empty entry"));
             }
         }
-
         for feature in &self.cpu_features {
             if !feature.is_for_arch(arch) {
                 problem(format!(
@@ -230,9 +256,10 @@ impl Profile {
         if let Some(repeated) = first_repeat(&self.cpu_features) {
             problem(format!("cpu_features lists {repeated} twice"));
         }
+    }
 
-        self.backend_problems(&mut problem);
-
+    /// `[threads]`.
+    fn thread_problems(&self, problem: &mut impl FnMut(String)) {
         if self.threads.count == Some(0) {
             problem("threads.count must be at least 1".into());
         }
@@ -247,7 +274,10 @@ impl Profile {
                 ));
             }
         }
+    }
 
+    /// `[camera]`.
+    fn camera_problems(&self, problem: &mut impl FnMut(String)) {
         let camera = &self.camera;
         if camera.device.trim().is_empty() {
             problem("camera.device is empty".into());
@@ -269,23 +299,6 @@ impl Profile {
                 ));
             }
         }
-
-        if let Some(gpio) = &self.gpio {
-            if gpio.chip.trim().is_empty() {
-                problem("gpio.chip is empty".into());
-            }
-            if gpio.lines.ok == gpio.lines.alert {
-                problem(format!(
-                    "gpio.lines: ok and alert are both line {}",
-                    gpio.lines.ok
-                ));
-            }
-        }
-
-        if self.memory.budget_mb == 0 {
-            problem("memory.budget_mb must be at least 1".into());
-        }
-        problems
     }
 
     fn backend_problems(&self, problem: &mut impl FnMut(String)) {

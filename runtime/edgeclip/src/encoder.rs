@@ -191,6 +191,8 @@ pub struct ImageEncoder {
     preprocessor: Preprocessor,
     dense: bool,
     batch_buf: Vec<f32>,
+    /// A batch of resized pixels, for a session that takes them.
+    pixel_buf: Vec<u8>,
 }
 
 impl ImageEncoder {
@@ -222,6 +224,7 @@ impl ImageEncoder {
             preprocessor: Preprocessor::new(package.manifest().preprocess.clone()),
             dense,
             batch_buf: Vec::new(),
+            pixel_buf: Vec::new(),
         })
     }
 
@@ -237,6 +240,16 @@ impl ImageEncoder {
         3 * s * s
     }
 
+    /// Whether the tower's session takes the resized 8-bit pixels itself
+    /// ([`crate::backend::Session::takes_pixels`]; RKNN with the normalisation
+    /// folded in): then [`ImageEncoder::encode_frame`] and
+    /// [`ImageEncoder::embed_images`] skip normalising, and a caller that
+    /// preprocesses itself calls [`ImageEncoder::encode_pixels`] with
+    /// [`Preprocessor::resize_crop`]'s square.
+    pub fn takes_pixels(&self) -> bool {
+        self.tower.session.takes_pixels()
+    }
+
     /// The hot path: one RGB8 frame (row-major, `width * height * 3` bytes)
     /// preprocessed and encoded into `out`. Nothing is allocated once the first
     /// frame has sized the buffers.
@@ -247,6 +260,11 @@ impl ImageEncoder {
         height: u32,
         out: &mut ImageFeatures,
     ) -> Result<()> {
+        if self.takes_pixels() {
+            let square = self.preprocessor.resize_crop(rgb, width, height)?;
+            self.tower.run(Input::Pixels(square), 1)?;
+            return self.read_features(out);
+        }
         let mut buf = std::mem::take(&mut self.batch_buf);
         buf.resize(self.input_len(), 0.0);
         let result = self
@@ -257,9 +275,32 @@ impl ImageEncoder {
         result
     }
 
+    /// Encodes one resized and cropped RGB8 square (`image_size² × 3` bytes, as
+    /// [`Preprocessor::resize_crop`] gives it) into `out`: handed to the session
+    /// as it is where the session takes pixels, else normalised here first.
+    pub fn encode_pixels(&mut self, square: &[u8], out: &mut ImageFeatures) -> Result<()> {
+        if self.takes_pixels() {
+            self.tower.run(Input::Pixels(square), 1)?;
+            return self.read_features(out);
+        }
+        let mut buf = std::mem::take(&mut self.batch_buf);
+        buf.resize(self.input_len(), 0.0);
+        let config = self.preprocessor.config();
+        let result = crate::preprocess::normalize_to_chw(square, config.mean, config.std, &mut buf)
+            .and_then(|()| self.encode_preprocessed(&buf, out));
+        self.batch_buf = buf;
+        result
+    }
+
     /// Encodes one already preprocessed CHW image into `out`.
     pub fn encode_preprocessed(&mut self, chw: &[f32], out: &mut ImageFeatures) -> Result<()> {
         self.tower.run(Input::F32(chw), 1)?;
+        self.read_features(out)
+    }
+
+    /// The last run's embedding (normalised) and, opened dense, its patch grids,
+    /// into `out`.
+    fn read_features(&self, out: &mut ImageFeatures) -> Result<()> {
         let (dim, path, outputs) = (self.tower.dim, &self.tower.path, &self.tower.outputs);
         let pooled = outputs.get(0).map_or(&[][..], |o| o.data.as_slice());
         out.embedding.clear();
@@ -298,6 +339,17 @@ impl ImageEncoder {
         let mut all = Embeddings::from_raw(dim, Vec::new())?;
         let len = self.input_len();
         for chunk in images.chunks(IMAGE_BATCH) {
+            if self.takes_pixels() {
+                self.pixel_buf.clear();
+                for img in chunk {
+                    let square = self
+                        .preprocessor
+                        .resize_crop(img.as_raw(), img.width(), img.height())?;
+                    self.pixel_buf.extend_from_slice(square);
+                }
+                all.extend(&self.tower.embed(Input::Pixels(&self.pixel_buf), chunk.len())?)?;
+                continue;
+            }
             let mut buf = std::mem::take(&mut self.batch_buf);
             buf.resize(len * chunk.len(), 0.0);
             let mut result = Ok(());

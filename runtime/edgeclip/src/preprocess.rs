@@ -318,6 +318,13 @@ impl Preprocessor {
         Ok(&self.square)
     }
 
+    /// The square the last [`Preprocessor::resize_crop`] (or
+    /// [`Preprocessor::run_into`]) made: `image_size² * 3` RGB8 bytes, empty
+    /// before the first.
+    pub fn square(&self) -> &[u8] {
+        &self.square
+    }
+
     /// Full pipeline into a caller buffer of `3 * image_size²` f32 in CHW
     /// order (normalized).
     pub fn run_into(&mut self, rgb: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<()> {

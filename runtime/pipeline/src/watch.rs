@@ -310,19 +310,30 @@ impl Watch {
             }
         };
         let t1 = Instant::now();
-        if let Err(e) = self
-            .preprocessor
-            .run_into(&self.rgb, width, height, &mut self.chw)
-        {
+        // A session that takes pixels (RKNN) gets the resized square as it is.
+        let pixels = self.encoder.takes_pixels();
+        let preprocessed = if pixels {
+            self.preprocessor
+                .resize_crop(&self.rgb, width, height)
+                .map(drop)
+        } else {
+            self.preprocessor
+                .run_into(&self.rgb, width, height, &mut self.chw)
+        };
+        if let Err(e) = preprocessed {
             log::debug!("frame {}: {e}", frame.sequence);
             self.totals.bad += 1;
             return Ok(FrameOutcome::Bad);
         }
         let t2 = Instant::now();
-        if let Err(e) = self
-            .encoder
-            .encode_preprocessed(&self.chw, &mut self.features)
-        {
+        let encoded = if pixels {
+            self.encoder
+                .encode_pixels(self.preprocessor.square(), &mut self.features)
+        } else {
+            self.encoder
+                .encode_preprocessed(&self.chw, &mut self.features)
+        };
+        if let Err(e) = encoded {
             if e.kind() == ErrorKind::InvalidInput {
                 self.totals.bad += 1;
                 return Ok(FrameOutcome::Bad);

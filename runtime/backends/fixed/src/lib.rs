@@ -5,7 +5,8 @@
 //! values: a tensor a test can predict for any input, so the layers above a
 //! backend (registry, encoders, commands) can be checked without an engine. It
 //! is also the smallest complete backend: a [`Factory`] reading its own
-//! settings (`width`), a [`Backend`] and a [`Session`].
+//! settings (`width`, and `pixels`: take raw 8-bit pixels for images, summed as
+//! they are), a [`Backend`] and a [`Session`].
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -24,9 +25,11 @@ const NAME: &str = "fixed";
 struct FixedSettings {
     /// Elements per output row (default 4).
     width: Option<usize>,
+    /// Sessions take [`Input::Pixels`] (default false).
+    pixels: Option<bool>,
 }
 
-/// Builds [`FixedBackend`] from `width = N`.
+/// Builds [`FixedBackend`] from `width = N` and `pixels = true|false`.
 pub struct FixedFactory;
 
 /// The factory a registry is assembled from.
@@ -38,14 +41,18 @@ impl Factory for FixedFactory {
     }
 
     fn build(&self, settings: &Settings) -> Result<Arc<dyn Backend>> {
-        let width = settings.read::<FixedSettings>(NAME)?.width.unwrap_or(4);
+        let read = settings.read::<FixedSettings>(NAME)?;
+        let width = read.width.unwrap_or(4);
         if width == 0 {
             return Err(Error::Settings {
                 backend: NAME,
                 message: "width must be at least 1".into(),
             });
         }
-        Ok(Arc::new(FixedBackend { width }))
+        Ok(Arc::new(FixedBackend {
+            width,
+            pixels: read.pixels.unwrap_or(false),
+        }))
     }
 }
 
@@ -53,12 +60,16 @@ impl Factory for FixedFactory {
 #[derive(Debug, Clone, Copy)]
 pub struct FixedBackend {
     width: usize,
+    pixels: bool,
 }
 
 impl FixedBackend {
-    /// Rows of `width` elements.
+    /// Rows of `width` elements; sessions take floats only.
     pub fn new(width: usize) -> Self {
-        Self { width }
+        Self {
+            width,
+            pixels: false,
+        }
     }
 }
 
@@ -77,15 +88,17 @@ impl Backend for FixedBackend {
             path: path.to_owned(),
             spec: spec.clone(),
             width: self.width,
+            pixels: self.pixels,
         }))
     }
 }
 
-/// A loaded "model": the spec it promised and the row width.
+/// A loaded "model": the spec it promised, the row width, whether it takes pixels.
 struct FixedSession {
     path: PathBuf,
     spec: ModelSpec,
     width: usize,
+    pixels: bool,
 }
 
 impl Session for FixedSession {
@@ -97,14 +110,22 @@ impl Session for FixedSession {
         &self.spec.outputs
     }
 
+    fn takes_pixels(&self) -> bool {
+        self.pixels
+    }
+
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
         self.spec.input.check_input(&self.path, &input, batch)?;
+        if matches!(input, Input::Pixels(_)) && !self.pixels {
+            return Err(Error::pixels_not_taken(NAME, &self.path));
+        }
         let per_item = input.len() / batch;
         let sum = |b: usize| -> f32 {
             let items = b * per_item..(b + 1) * per_item;
             match input {
                 Input::F32(d) => d[items].iter().sum(),
                 Input::I64(d) => d[items].iter().map(|&v| v as f32).sum(),
+                Input::Pixels(d) => d[items].iter().map(|&v| f32::from(v)).sum(),
             }
         };
         outputs.begin(self.spec.outputs.len());
@@ -143,6 +164,30 @@ mod tests {
             .run(Input::F32(&[1.0]), 2, &mut outputs)
             .unwrap_err();
         assert!(err.to_string().contains("needs 4"), "{err}");
+    }
+
+    #[test]
+    fn pixels_are_taken_only_when_the_settings_say_so() {
+        let file = std::env::current_exe().unwrap();
+        let spec = ModelSpec::batched("x", DType::F32, &[2], &["y"]);
+        let floats = FACTORY.build(&Settings::default()).unwrap();
+        let mut session = floats.load(&file, &spec, &LoadOptions::default()).unwrap();
+        assert!(!session.takes_pixels());
+        let mut outputs = Outputs::new();
+        let err = session
+            .run(Input::Pixels(&[1, 2]), 1, &mut outputs)
+            .unwrap_err();
+        assert_eq!(err.kind(), edgeclip_backend::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("not raw pixels"), "{err}");
+        let mut settings = Settings::default();
+        settings.set("pixels", true.into());
+        let pixels = FACTORY.build(&settings).unwrap();
+        let mut session = pixels.load(&file, &spec, &LoadOptions::default()).unwrap();
+        assert!(session.takes_pixels());
+        session
+            .run(Input::Pixels(&[200, 55]), 1, &mut outputs)
+            .unwrap();
+        assert_eq!(outputs.get(0).unwrap().data, [255.0, 510.0, 765.0, 1020.0]);
     }
 
     #[test]

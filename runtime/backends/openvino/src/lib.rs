@@ -404,6 +404,9 @@ impl Session for OpenVinoSession {
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
         self.spec.input.check_input(&self.path, &input, batch)?;
+        if let Input::Pixels(_) = input {
+            return Err(Error::pixels_not_taken(NAME, &self.path));
+        }
         if self.input.as_ref().map(|(b, _)| *b) != Some(batch) {
             let dims: Vec<i64> = self
                 .spec
@@ -430,6 +433,7 @@ impl Session for OpenVinoSession {
                 .get_data_mut::<i64>()
                 .map_err(backend_error)?
                 .copy_from_slice(data),
+            Input::Pixels(_) => return Err(Error::pixels_not_taken(NAME, &self.path)),
         }
         self.request
             .set_input_tensor_by_index(0, tensor)

@@ -8,10 +8,12 @@
 //! the same input as the ONNX file they came from (normalized RGB), at batch 1.
 //!
 //! `.rknn` image files take 8-bit RGB pixels, NHWC, with the model's
-//! normalization folded in (the NPU's native input; `convert.py` builds them so):
-//! a run undoes the runtime's normalization exactly (its pixels were 8-bit) and
-//! hands librknnrt uint8 NHWC, which it converts to the model's own input type
-//! (f16, or int8 with the quantization its converter calibrated). Text files take
+//! normalization folded in (the NPU's native input; `convert.py` builds them so).
+//! A session says so ([`Session::takes_pixels`]): the image encoder then hands it
+//! the resized 8-bit pixels ([`Input::Pixels`]), which go to librknnrt as they
+//! are; a caller with only normalized floats gets them turned back into the
+//! pixels exactly (they were 8-bit). librknnrt converts uint8 NHWC to the model's
+//! own input type (f16, or int8 with the quantization its converter calibrated). Text files take
 //! the token ids as the model declares them (int64, or int32 where narrowed);
 //! outputs come back as f32 written straight into the caller's buffers
 //! (`is_prealloc`). Batches larger than the model's run item by item. The NPU
@@ -461,6 +463,14 @@ impl RknnSession {
         let staged = match input {
             Input::F32(data) => self.stage_image(&data[items])?,
             Input::I64(data) => self.stage_ids(&data[items])?,
+            // Checked in `run` to be a model that takes pixels: HWC is its NHWC
+            // item, and librknnrt only reads the buffer.
+            Input::Pixels(data) => Staged {
+                buf: data[items].as_ptr().cast_mut().cast(),
+                bytes: per_item,
+                type_: ty::RKNN_TENSOR_UINT8,
+                fmt: fmt::RKNN_TENSOR_NHWC,
+            },
         };
         let mut raw_input = rknn_input {
             index: 0,
@@ -484,9 +494,10 @@ impl RknnSession {
         self.read_outputs(item, batch, outputs)
     }
 
-    /// One image as the model takes it: 8-bit HWC pixels where the package
-    /// declares the normalisation the runtime folds in, else f32 in the input's
-    /// own layout.
+    /// One normalised f32 image as the model takes it: turned back into 8-bit
+    /// HWC pixels where the package declares the normalisation folded in (a
+    /// caller with the pixels at hand passes [`Input::Pixels`] instead), else
+    /// f32 in the input's own layout.
     fn stage_image(&mut self, src: &[f32]) -> Result<Staged> {
         if let Some(n) = self.spec.normalization {
             layout::denormalize_to_hwc(src, n.mean, n.std, &mut self.pixels)
@@ -631,8 +642,17 @@ impl Session for RknnSession {
         Some(self.info.clone())
     }
 
+    /// A model built with the normalisation folded in takes 8-bit NHWC pixels:
+    /// given them, they go to librknnrt as they are.
+    fn takes_pixels(&self) -> bool {
+        self.spec.normalization.is_some()
+    }
+
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
         self.spec.input.check_input(&self.path, &input, batch)?;
+        if matches!(input, Input::Pixels(_)) && !self.takes_pixels() {
+            return Err(Error::pixels_not_taken(NAME, &self.path));
+        }
         outputs.begin(self.spec.outputs.len());
         for item in 0..batch {
             self.run_one(input, item, batch, outputs)?;

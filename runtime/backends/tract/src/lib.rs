@@ -433,6 +433,9 @@ impl Session for TractSession {
 
     fn run(&mut self, input: Input<'_>, batch: usize, outputs: &mut Outputs) -> Result<()> {
         self.spec.input.check_input(&self.path, &input, batch)?;
+        if let Input::Pixels(_) = input {
+            return Err(Error::pixels_not_taken(NAME, &self.path));
+        }
         self.prepared(batch)?;
         let prepared = self.plans.get_mut(&batch).expect("prepared above");
         let executor = self.executor.as_ref().filter(|_| prepared.threaded);
@@ -478,6 +481,8 @@ fn run_prepared(
     match input {
         Input::F32(d) => plain.as_slice_mut::<f32>()?.copy_from_slice(d),
         Input::I64(d) => plain.as_slice_mut::<i64>()?.copy_from_slice(d),
+        // Refused by `TractSession::run` before a plan is touched.
+        Input::Pixels(_) => return Err(TractError::msg("raw pixels: tract takes f32 images")),
     }
     let value = TValue::from_const(prepared.input.clone());
     run_state(&mut prepared.state, executor, value)

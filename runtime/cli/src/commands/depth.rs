@@ -73,15 +73,7 @@ pub fn run(ctx: &mut Ctx, args: DepthArgs) -> Result<Outcome> {
         let stats = map.stats();
         let depth_ms = ms_since(started);
         let (depth_png, preview_png) = match &args.out {
-            Some(dir) => {
-                let (depth, preview) = output_paths(dir, path);
-                map.write_png_mm(&depth)?;
-                map.write_preview(&preview)?;
-                (
-                    Some(depth.display().to_string()),
-                    Some(preview.display().to_string()),
-                )
-            }
+            Some(dir) => write_pngs(&map, dir, path)?,
             None => (None, None),
         };
         ctx.out.print(&Record::Depth(DepthReport {
@@ -139,6 +131,22 @@ fn depth_map(
         (grid.rows(), grid.cols()),
         (size.0 as usize, size.1 as usize),
     )?)
+}
+
+/// Writes `map` as `image`'s depth PNG (millimetres) and preview in `dir`;
+/// returns their paths for the report.
+fn write_pngs(
+    map: &DepthMap,
+    dir: &Path,
+    image: &Path,
+) -> Result<(Option<String>, Option<String>)> {
+    let (depth, preview) = output_paths(dir, image);
+    map.write_png_mm(&depth)?;
+    map.write_preview(&preview)?;
+    Ok((
+        Some(depth.display().to_string()),
+        Some(preview.display().to_string()),
+    ))
 }
 
 /// `DIR/<stem>.depth.png` and `DIR/<stem>.preview.png` for `image`.

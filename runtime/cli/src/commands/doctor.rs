@@ -1,6 +1,7 @@
 //! `edgeclip doctor`: what this machine is and what edgeclip can use on it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -24,43 +25,79 @@ const TIMED_RUNS: usize = 7;
 
 /// Runs `doctor`; a failed self-test is a partial failure (exit 1).
 pub fn run(ctx: &mut Ctx, args: DoctorArgs) -> Result<Outcome> {
+    let (board, cpu) = board_and_cpu(ctx);
+    let (backends, usable) = backends(ctx)?;
+    let self_test = if args.self_test {
+        let package = ctx.package()?;
+        let mut tests = Vec::new();
+        for backend in &usable {
+            let engine = Engine::new(backend.clone(), ctx.load_options(backend.name()));
+            for precision in [Precision::Fp32, Precision::Int8] {
+                tests.push(self_test(&package, &engine, precision));
+            }
+        }
+        tests
+    } else {
+        Vec::new()
+    };
+    let failed = self_test.iter().any(|t| !t.passed);
+    ctx.out.print(&Record::Doctor(Box::new(DoctorReport {
+        board,
+        cpu,
+        backends,
+        cameras: cameras(Path::new("/dev")),
+        self_test,
+    })))?;
+    Ok(Outcome::failed_if(failed))
+}
+
+/// The board profile in force (or why there is none) and this CPU, with the
+/// features the profile expects that it lacks.
+fn board_and_cpu(ctx: &Ctx) -> (DoctorBoard, DoctorCpu) {
     let facts = HostFacts::probe();
     let cpu = CpuFeatures::probe();
-    let board = match ctx.board() {
-        Ok(d) => DoctorBoard {
-            name: d.profile.name.clone(),
-            title: d.profile.title.clone(),
-            reason: d.reason.clone(),
-            backend_order: d.profile.backends.order.clone(),
-            threads: ctx.threads(),
-        },
-        Err(e) => DoctorBoard {
-            name: "none".into(),
-            title: "no profile".into(),
-            reason: format!("{e:#}"),
-            backend_order: Vec::new(),
-            threads: ctx.threads(),
-        },
+    let threads = ctx.threads();
+    let (board, missing) = match ctx.board() {
+        Ok(d) => (
+            DoctorBoard {
+                name: d.profile.name.clone(),
+                title: d.profile.title.clone(),
+                reason: d.reason.clone(),
+                backend_order: d.profile.backends.order.clone(),
+                threads,
+            },
+            cpu.missing(&d.profile.cpu_features)
+                .into_iter()
+                .map(|f| f.name())
+                .collect(),
+        ),
+        Err(e) => (
+            DoctorBoard {
+                name: "none".into(),
+                title: "no profile".into(),
+                reason: format!("{e:#}"),
+                backend_order: Vec::new(),
+                threads,
+            },
+            Vec::new(),
+        ),
     };
-    let missing = match ctx.board() {
-        Ok(d) => cpu
-            .missing(&d.profile.cpu_features)
-            .into_iter()
-            .map(|f| f.name())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let cpu_report = DoctorCpu {
+    let cpu = DoctorCpu {
         arch: std::env::consts::ARCH,
         model: facts.cpu_model_name().map(str::to_owned),
         features: cpu.names(),
         missing,
     };
+    (board, cpu)
+}
 
+/// Every backend of this build with whether it can run here (and why not), and
+/// the ones that can.
+fn backends(ctx: &Ctx) -> Result<(Vec<DoctorBackend>, Vec<Arc<dyn Backend>>)> {
     let registry = ctx.registry()?;
     let selected = ctx.select_backend(&registry).ok().map(|b| b.name());
     let mut backends = Vec::new();
-    let mut usable: Vec<std::sync::Arc<dyn Backend>> = Vec::new();
+    let mut usable: Vec<Arc<dyn Backend>> = Vec::new();
     for status in registry.statuses() {
         let backend = registry.get(status.name)?;
         let (available, reason, details) = match status.available {
@@ -85,30 +122,7 @@ pub fn run(ctx: &mut Ctx, args: DoctorArgs) -> Result<Outcome> {
             selected: selected == Some(status.name),
         });
     }
-
-    let self_test = if args.self_test {
-        let package = ctx.package()?;
-        let mut tests = Vec::new();
-        for backend in &usable {
-            let engine = Engine::new(backend.clone(), ctx.load_options(backend.name()));
-            for precision in [Precision::Fp32, Precision::Int8] {
-                tests.push(self_test(&package, &engine, precision));
-            }
-        }
-        tests
-    } else {
-        Vec::new()
-    };
-    let failed = self_test.iter().any(|t| !t.passed);
-
-    ctx.out.print(&Record::Doctor(Box::new(DoctorReport {
-        board,
-        cpu: cpu_report,
-        backends,
-        cameras: cameras(Path::new("/dev")),
-        self_test,
-    })))?;
-    Ok(Outcome::failed_if(failed))
+    Ok((backends, usable))
 }
 
 /// The package on `engine` at `precision` against its reference, and timings.

@@ -256,49 +256,55 @@ impl Manifest {
             dc.validate().map_err(|e| format!("[depthclip]: {e}"))?;
         }
         for (tower, t) in [("image", &self.image), ("text", &self.text)] {
-            if t.files.is_empty() {
-                return Err(format!("{tower}.files lists no file"));
-            }
-            for (i, f) in t.files.iter().enumerate() {
-                let at = format!("{tower}.files[{i}] ({})", f.describe());
-                let hex_ok =
-                    f.sha256.len() == 64 && f.sha256.bytes().all(|b| b.is_ascii_hexdigit());
-                if !hex_ok {
-                    return Err(format!("{at}: sha256 is not a SHA-256 hex digest"));
-                }
-                let xxh3_ok = f
-                    .xxh3
-                    .as_ref()
-                    .is_none_or(|x| x.len() == 16 && x.bytes().all(|b| b.is_ascii_hexdigit()));
-                if !xxh3_ok {
-                    return Err(format!("{at}: xxh3 is not 16 hex digits"));
-                }
-                if Path::new(&f.path).is_absolute() || f.path.split('/').any(|c| c == "..") {
-                    return Err(format!("{at}: path must stay inside the package"));
-                }
-                if !FORMS.contains(&f.form.as_str()) {
-                    return Err(format!(
-                        "{at}: form `{}` is unknown (one of {})",
-                        f.form,
-                        FORMS.join(", ")
-                    ));
-                }
-                if f.soc.is_some() && f.backend.is_none() {
-                    return Err(format!("{at}: soc needs a backend"));
-                }
-                let twin = t.files[..i].iter().any(|o| {
-                    (o.precision, &o.backend, &o.soc) == (f.precision, &f.backend, &f.soc)
-                });
-                if twin {
-                    return Err(format!("{at}: listed twice"));
-                }
-            }
+            t.validate_files(tower)?;
         }
         Ok(())
     }
 }
 
 impl Tower {
+    /// Checks the tower's file list: at least one file, each with a well-formed
+    /// digest, a path inside the package and a known form, none listed twice.
+    fn validate_files(&self, tower: &str) -> std::result::Result<(), String> {
+        if self.files.is_empty() {
+            return Err(format!("{tower}.files lists no file"));
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            let at = format!("{tower}.files[{i}] ({})", f.describe());
+            let hex_ok = f.sha256.len() == 64 && f.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_ok {
+                return Err(format!("{at}: sha256 is not a SHA-256 hex digest"));
+            }
+            let xxh3_ok = f
+                .xxh3
+                .as_ref()
+                .is_none_or(|x| x.len() == 16 && x.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !xxh3_ok {
+                return Err(format!("{at}: xxh3 is not 16 hex digits"));
+            }
+            if Path::new(&f.path).is_absolute() || f.path.split('/').any(|c| c == "..") {
+                return Err(format!("{at}: path must stay inside the package"));
+            }
+            if !FORMS.contains(&f.form.as_str()) {
+                return Err(format!(
+                    "{at}: form `{}` is unknown (one of {})",
+                    f.form,
+                    FORMS.join(", ")
+                ));
+            }
+            if f.soc.is_some() && f.backend.is_none() {
+                return Err(format!("{at}: soc needs a backend"));
+            }
+            let twin = self.files[..i]
+                .iter()
+                .any(|o| (o.precision, &o.backend, &o.soc) == (f.precision, &f.backend, &f.soc));
+            if twin {
+                return Err(format!("{at}: listed twice"));
+            }
+        }
+        Ok(())
+    }
+
     /// The file `target` should load at `precision`: the one made for its backend
     /// and SoC, else for its backend on any SoC, else the generic file.
     pub fn select(&self, precision: Precision, target: FileTarget<'_>) -> Option<&FileEntry> {

@@ -19,8 +19,8 @@ fn unsupported(msg: impl Into<String>) -> ParseError {
     err(ParseErrorKind::Unsupported(msg.into()))
 }
 
-pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Result<PointCloud, ParseError> {
-    let mut cursor = Cursor::new(bytes);
+/// The magic, the version, and the header dictionary that follows them.
+fn read_header(cursor: &mut Cursor<'_>) -> Result<Dict, ParseError> {
     if cursor.take(MAGIC.len()) != Some(MAGIC) {
         return Err(header_err("not an NPY file: no \\x93NUMPY magic"));
     }
@@ -45,18 +45,26 @@ pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Result<PointCloud, ParseEr
     })?;
     // Versions 1 and 2 are latin-1, 3 is UTF-8; a valid header is ASCII in all of them.
     let text = std::str::from_utf8(text).map_err(|_| header_err("the header is not text"))?;
-    let header = Dict::parse(text).map_err(|m| header_err(format!("{m}: {:?}", short(text))))?;
-    let (scalar, big_endian) = match header.descr.as_str() {
-        "<f4" => (Scalar::F32, false),
-        "<f8" => (Scalar::F64, false),
-        ">f4" => (Scalar::F32, true),
-        ">f8" => (Scalar::F64, true),
-        d => {
-            return Err(unsupported(format!(
-                "dtype '{d}' (expected float32 or float64: '<f4', '<f8', '>f4' or '>f8')"
-            )))
-        }
-    };
+    Dict::parse(text).map_err(|m| header_err(format!("{m}: {:?}", short(text))))
+}
+
+/// The scalar a `descr` names and whether it is big-endian: float32 or float64.
+fn element_type(descr: &str) -> Result<(Scalar, bool), ParseError> {
+    match descr {
+        "<f4" => Ok((Scalar::F32, false)),
+        "<f8" => Ok((Scalar::F64, false)),
+        ">f4" => Ok((Scalar::F32, true)),
+        ">f8" => Ok((Scalar::F64, true)),
+        d => Err(unsupported(format!(
+            "dtype '{d}' (expected float32 or float64: '<f4', '<f8', '>f4' or '>f8')"
+        ))),
+    }
+}
+
+pub(super) fn parse(bytes: &[u8], limits: &Limits) -> Result<PointCloud, ParseError> {
+    let mut cursor = Cursor::new(bytes);
+    let header = read_header(&mut cursor)?;
+    let (scalar, big_endian) = element_type(&header.descr)?;
     let rows = match header.shape.as_slice() {
         [n, 3] => *n,
         s => {
