@@ -103,12 +103,14 @@ fn check_matches_onnxruntime_on_target() {
     }
 }
 
-/// The project's NEON int8 kernel, forced on the target (`EDGECLIP_INT8_ISA`),
-/// gives the embeddings tract's own int8 products give there, to the last
-/// printed digit (two images and two prompts: emulated runs are slow).
+/// The project's aarch64 int8 kernels, each forced on the target
+/// (`EDGECLIP_INT8_ISA`: NEON, and the dot-product one where the emulated CPU
+/// has the extension, as qemu's default `max` model does), give the embeddings
+/// tract's own int8 products give there, to the last printed digit (two
+/// images and two prompts: emulated runs are slow).
 #[test]
 #[ignore = "needs EDGECLIP_CROSS_BIN; run firmware-tools/cross/test-aarch64.sh"]
-fn the_neon_int8_kernel_gives_tracts_products_on_target() {
+fn the_aarch64_int8_kernels_give_tracts_products_on_target() {
     let target = target_name();
     if target != "aarch64" {
         println!("SKIPPED: the NEON kernel is for aarch64, not {target}");
@@ -125,14 +127,12 @@ fn the_neon_int8_kernel_gives_tracts_products_on_target() {
         String::from_utf8(run(&mut cmd).stdout).unwrap()
     };
     for what in ["image", "text"] {
-        let neon = embed("neon", what);
-        assert_eq!(neon.lines().count(), 2, "{neon}");
-        assert_eq!(
-            neon,
-            embed("none", what),
-            "{what}: neon vs tract's products"
-        );
-        println!("{target} {what} int8: the NEON kernel equals tract's products");
+        let tracts = embed("none", what);
+        assert_eq!(tracts.lines().count(), 2, "{tracts}");
+        for isa in ["neon", "dotprod"] {
+            assert_eq!(embed(isa, what), tracts, "{what}: {isa} vs tract's products");
+            println!("{target} {what} int8: the {isa} kernel equals tract's products");
+        }
     }
 }
 

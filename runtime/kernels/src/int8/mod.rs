@@ -15,6 +15,8 @@
 //! values pairwise into 32 bits (`vpmaddwd`), never `vpmaddubsw`.
 
 #[cfg(target_arch = "aarch64")]
+mod dotprod;
+#[cfg(target_arch = "aarch64")]
 mod neon;
 mod pack;
 mod portable;
@@ -40,6 +42,9 @@ pub enum Isa {
     /// aarch64 NEON without the dot-product extension: 16-bit products
     /// widened to 32 (`smlal` by lane), as on the Cortex-A72 (Raspberry Pi 4).
     Neon,
+    /// aarch64 with the dot-product extension (`udot`, weights offset to u8),
+    /// as on the Cortex-A55 and A76 (Raspberry Pi 5, RK3588, RK3566).
+    Dotprod,
 }
 
 /// Environment variable that forces one kernel (its [`Isa::name`]), so one
@@ -138,12 +143,13 @@ pub(crate) struct Layout {
 
 impl Isa {
     /// Every kernel, portable first.
-    pub const ALL: [Isa; 5] = [
+    pub const ALL: [Isa; 6] = [
         Isa::Portable,
         Isa::Avx2,
         Isa::AvxVnni,
         Isa::Avx512Vnni,
         Isa::Neon,
+        Isa::Dotprod,
     ];
 
     /// The name used by [`ISA_ENV`] and in reports.
@@ -154,6 +160,7 @@ impl Isa {
             Isa::AvxVnni => "avx-vnni",
             Isa::Avx512Vnni => "avx512-vnni",
             Isa::Neon => "neon",
+            Isa::Dotprod => "dotprod",
         }
     }
 
@@ -184,6 +191,11 @@ impl Isa {
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Dotprod => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("dotprod")
+            }
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -196,7 +208,13 @@ impl Isa {
 
     /// The fastest kernel this CPU runs, whatever [`ISA_ENV`] says.
     pub fn best() -> Isa {
-        [Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2, Isa::Neon]
+        [
+            Isa::Avx512Vnni,
+            Isa::AvxVnni,
+            Isa::Avx2,
+            Isa::Dotprod,
+            Isa::Neon,
+        ]
             .into_iter()
             .find(|i| i.is_available())
             .unwrap_or(Isa::Portable)
@@ -205,9 +223,10 @@ impl Isa {
     /// The kernel to use here: the one [`ISA_ENV`] names, else the best one
     /// written for this CPU and chosen by default; `Ok(None)` when it says
     /// `none`, or when no kernel is the default here, so callers keep their
-    /// engine's own product. On aarch64 that is today's default: the NEON
-    /// kernel is correct (tested under emulation) but has not been timed on a
-    /// board against tract's SMLAL and SDOT kernels, so it runs only when named.
+    /// engine's own product. On aarch64 that is today's default: the NEON and
+    /// dot-product kernels are correct (tested under emulation) but have not
+    /// been timed on a board against tract's SMLAL and SDOT kernels, so they
+    /// run only when named.
     pub fn selected() -> Result<Option<Isa>, Error> {
         match std::env::var(ISA_ENV) {
             Ok(name) if name == "none" => Ok(None),
@@ -218,7 +237,8 @@ impl Isa {
                 }
                 Ok(Some(isa))
             }
-            _ => Ok(Some(Isa::best()).filter(|i| !matches!(i, Isa::Portable | Isa::Neon))),
+            _ => Ok(Some(Isa::best())
+                .filter(|i| !matches!(i, Isa::Portable | Isa::Neon | Isa::Dotprod))),
         }
     }
 
@@ -244,7 +264,7 @@ impl Isa {
                 nr: 32,
                 ku: 4,
             },
-            Isa::Neon => Layout {
+            Isa::Neon | Isa::Dotprod => Layout {
                 mr: 8,
                 nr: 8,
                 ku: 4,
@@ -450,6 +470,8 @@ fn run_tile(isa: Isa, tile: &mut Tile<'_>) {
         Isa::Avx512Vnni => x86::tile_avx512_vnni(tile),
         #[cfg(target_arch = "aarch64")]
         Isa::Neon => neon::tile(tile),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Dotprod => dotprod::tile(tile),
         #[allow(unreachable_patterns)]
         _ => unreachable!("weights are packed only for kernels this CPU runs"),
     }

@@ -23,9 +23,15 @@ pub struct PackedWeights {
 
 impl PackedWeights {
     /// Packs the row-major `k × n` weight `w` for `isa`'s kernel.
+    ///
+    /// For the dot-product kernel, which multiplies unsigned bytes, each weight
+    /// is stored as `w + 128` (its bits with the sign bit flipped), and the zero
+    /// point and column sums are those of the offset weights: the product with
+    /// both zero points taken out is unchanged.
     pub fn new(isa: Isa, w: &[i8], k: usize, n: usize, zero_point: i8) -> Result<Self, Error> {
         check_len("weight", w.len(), k * n)?;
         let Layout { nr, ku, .. } = isa.layout();
+        let offset = if isa == Isa::Dotprod { 128 } else { 0 };
         let groups = k.div_ceil(ku);
         let panels = n.div_ceil(nr);
         let mut packed = vec![0i8; panels * groups * nr * ku];
@@ -34,15 +40,17 @@ impl PackedWeights {
             let (g, u) = (l / ku, l % ku);
             for (j, &v) in row.iter().enumerate() {
                 let (p, c) = (j / nr, j % nr);
-                packed[((p * groups + g) * nr + c) * ku + u] = v;
-                col_sums[j] += i32::from(v);
+                let stored = i32::from(v) + offset;
+                // `stored` is an i8, or with the offset a u8 kept in its bits.
+                packed[((p * groups + g) * nr + c) * ku + u] = stored as u8 as i8;
+                col_sums[j] += stored;
             }
         }
         Ok(Self {
             isa,
             k,
             n,
-            zero_point: i32::from(zero_point),
+            zero_point: i32::from(zero_point) + offset,
             panels: packed,
             col_sums,
         })
