@@ -58,13 +58,18 @@ fn the_image_encoder_hands_raw_pixels_to_a_session_that_takes_them() {
     let dim = package.manifest().embed_dim;
     let dark = RgbImage::from_pixel(40, 30, Rgb([12, 12, 12]));
     let mut preprocessor = Preprocessor::new(package.manifest().preprocess.clone());
-    let square = preprocessor.resize_crop(dark.as_raw(), 40, 30).unwrap().to_vec();
+    let square = preprocessor
+        .resize_crop(dark.as_raw(), 40, 30)
+        .unwrap()
+        .to_vec();
     let first_value = |pixels: bool| -> f32 {
         let engine = fixed_engine(dim, pixels);
         let mut images = ImageEncoder::open(&package, &engine, Precision::Fp32).unwrap();
         assert_eq!(images.takes_pixels(), pixels);
         let mut frame = ImageFeatures::new();
-        images.encode_frame(dark.as_raw(), 40, 30, &mut frame).unwrap();
+        images
+            .encode_frame(dark.as_raw(), 40, 30, &mut frame)
+            .unwrap();
         let mut resized = ImageFeatures::new();
         images.encode_pixels(&square, &mut resized).unwrap();
         assert_eq!(resized.embedding(), frame.embedding());

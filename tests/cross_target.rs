@@ -130,7 +130,11 @@ fn the_aarch64_int8_kernels_give_tracts_products_on_target() {
         let tracts = embed("none", what);
         assert_eq!(tracts.lines().count(), 2, "{tracts}");
         for isa in ["neon", "dotprod"] {
-            assert_eq!(embed(isa, what), tracts, "{what}: {isa} vs tract's products");
+            assert_eq!(
+                embed(isa, what),
+                tracts,
+                "{what}: {isa} vs tract's products"
+            );
             println!("{target} {what} int8: the {isa} kernel equals tract's products");
         }
     }

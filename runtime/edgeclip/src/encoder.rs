@@ -342,12 +342,16 @@ impl ImageEncoder {
             if self.takes_pixels() {
                 self.pixel_buf.clear();
                 for img in chunk {
-                    let square = self
-                        .preprocessor
-                        .resize_crop(img.as_raw(), img.width(), img.height())?;
+                    let square =
+                        self.preprocessor
+                            .resize_crop(img.as_raw(), img.width(), img.height())?;
                     self.pixel_buf.extend_from_slice(square);
                 }
-                all.extend(&self.tower.embed(Input::Pixels(&self.pixel_buf), chunk.len())?)?;
+                all.extend(
+                    &self
+                        .tower
+                        .embed(Input::Pixels(&self.pixel_buf), chunk.len())?,
+                )?;
                 continue;
             }
             let mut buf = std::mem::take(&mut self.batch_buf);

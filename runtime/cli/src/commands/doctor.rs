@@ -91,13 +91,16 @@ fn board_and_cpu(ctx: &Ctx) -> (DoctorBoard, DoctorCpu) {
     (board, cpu)
 }
 
+/// The backends that can run here, for the self-test.
+type Usable = Vec<Arc<dyn Backend>>;
+
 /// Every backend of this build with whether it can run here (and why not), and
 /// the ones that can.
-fn backends(ctx: &Ctx) -> Result<(Vec<DoctorBackend>, Vec<Arc<dyn Backend>>)> {
+fn backends(ctx: &Ctx) -> Result<(Vec<DoctorBackend>, Usable)> {
     let registry = ctx.registry()?;
     let selected = ctx.select_backend(&registry).ok().map(|b| b.name());
     let mut backends = Vec::new();
-    let mut usable: Vec<Arc<dyn Backend>> = Vec::new();
+    let mut usable: Usable = Vec::new();
     for status in registry.statuses() {
         let backend = registry.get(status.name)?;
         let (available, reason, details) = match status.available {

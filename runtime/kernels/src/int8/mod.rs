@@ -215,9 +215,9 @@ impl Isa {
             Isa::Dotprod,
             Isa::Neon,
         ]
-            .into_iter()
-            .find(|i| i.is_available())
-            .unwrap_or(Isa::Portable)
+        .into_iter()
+        .find(|i| i.is_available())
+        .unwrap_or(Isa::Portable)
     }
 
     /// The kernel to use here: the one [`ISA_ENV`] names, else the best one
