@@ -101,29 +101,7 @@ unsafe fn kernel(t: &mut Tile<'_>) {
         b = b.add(32);
         g += 1;
     }
-    let scale = vdupq_n_f32(t.scale);
-    let cols = [
-        vld1q_s32(t.col_corr.as_ptr()),
-        vld1q_s32(t.col_corr.as_ptr().add(4)),
-    ];
-    for (r, row) in acc.iter().enumerate().take(t.rows) {
-        let row = [vreinterpretq_s32_u32(row[0]), vreinterpretq_s32_u32(row[1])];
-        if t.cols < NR {
-            let mut raw = [0i32; NR];
-            vst1q_s32(raw.as_mut_ptr(), row[0]);
-            vst1q_s32(raw.as_mut_ptr().add(4), row[1]);
-            t.store_row(r, &raw);
-            continue;
-        }
-        let corr = vdupq_n_s32(t.row_corr[r]);
-        let out = t.out.as_mut_ptr().add(r * t.out_stride);
-        for h in 0..2 {
-            let v = vaddq_s32(vaddq_s32(row[h], cols[h]), corr);
-            let mut f = vmulq_f32(vcvtq_f32_s32(v), scale);
-            if let Some(bias) = t.bias {
-                f = vaddq_f32(f, vld1q_f32(bias.as_ptr().add(h * 4)));
-            }
-            vst1q_f32(out.add(h * 4), f);
-        }
-    }
+    // The sums wrap like i32 (module docs): the same bits, read as signed.
+    let acc = acc.map(|row| row.map(|sums| vreinterpretq_s32_u32(sums)));
+    super::neon::store(t, &acc);
 }

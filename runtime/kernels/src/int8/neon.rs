@@ -50,6 +50,13 @@ unsafe fn kernel(t: &mut Tile<'_>) {
             row[1] = vmlal_high_lane_s16::<3>(row[1], w[3], x);
         }
     }
+    store(t, &acc);
+}
+
+/// The epilogue of the 8×8 aarch64 kernels: each row's raw sums `acc` plus the
+/// zero-point corrections, as f32 times the scale (plus the bias), stored.
+#[target_feature(enable = "neon")]
+pub(super) unsafe fn store(t: &mut Tile<'_>, acc: &[[int32x4_t; 2]; MR]) {
     let scale = vdupq_n_f32(t.scale);
     let cols = [
         vld1q_s32(t.col_corr.as_ptr()),
