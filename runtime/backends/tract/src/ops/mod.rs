@@ -130,15 +130,23 @@ fn binary_with(node: &TypedNode, name: &str, from: OutletId) -> Option<OutletId>
     }
 }
 
-/// `Cast(i32 -> f32) -> Mul(scalar) [-> Add(bias row)]` from `node` (the
-/// cast): with `int8` and an int8 weight product feeding the cast, the product
-/// and all of it as one [`Int8MatMul`]; otherwise the epilogue as one
-/// [`DequantizeAffine`].
-fn dequantize_epilogue(
-    model: &TypedModel,
-    node: &TypedNode,
-    int8: Option<Isa>,
-) -> TractResult<Option<TypedModelPatch>> {
+/// A dequantizing epilogue found in a plan: `Cast(i32 -> f32) -> Mul(scalar)
+/// [-> Add(bias row)]`.
+struct Epilogue<'m> {
+    /// The i32 accumulator the cast reads.
+    acc: OutletId,
+    /// The scalar scale.
+    scale: OutletId,
+    /// The bias `Add` and its constant row, when there is one.
+    bias: Option<(&'m TypedNode, Arc<Tensor>)>,
+    /// The epilogue's last node, whose output the fused operator replaces.
+    last: &'m TypedNode,
+    /// The output width (the last axis).
+    n: usize,
+}
+
+/// The epilogue starting at `node` (the cast), if it is one.
+fn find_epilogue<'m>(model: &'m TypedModel, node: &TypedNode) -> TractResult<Option<Epilogue<'m>>> {
     let Some(cast) = node.op_as::<Cast>() else {
         return Ok(None);
     };
@@ -183,50 +191,91 @@ fn dequantize_epilogue(
         None => None,
     };
     let last = bias.as_ref().map_or(mul, |(add, _)| *add);
+    Ok(Some(Epilogue {
+        acc: node.inputs[0],
+        scale,
+        bias,
+        last,
+        n,
+    }))
+}
+
+/// `Cast(i32 -> f32) -> Mul(scalar) [-> Add(bias row)]` from `node` (the
+/// cast): with `int8` and an int8 weight product feeding the cast, the product
+/// and all of it as one [`Int8MatMul`]; otherwise the epilogue as one
+/// [`DequantizeAffine`].
+fn dequantize_epilogue(
+    model: &TypedModel,
+    node: &TypedNode,
+    int8: Option<Isa>,
+) -> TractResult<Option<TypedModelPatch>> {
+    let Some(epilogue) = find_epilogue(model, node)? else {
+        return Ok(None);
+    };
     let mut patch = TypedModelPatch::default();
     let product = match int8 {
-        Some(isa) => weight_product(model, node.inputs[0])?
-            .filter(|p| p.weight.shape()[1] == n)
+        Some(isa) => weight_product(model, epilogue.acc)?
+            .filter(|p| p.weight.shape()[1] == epilogue.n)
             .map(|p| (isa, p)),
         None => None,
     };
-    let wire = if let Some((isa, product)) = product {
-        let plain = product.weight.try_as_plain_ram()?;
-        let bias = bias
-            .as_ref()
-            .map(|(_, row)| row.try_as_plain_ram())
-            .transpose()?;
-        let linear = Int8Linear::new(
-            isa,
-            plain.as_slice::<i8>()?,
-            product.k,
-            n,
-            product.zero_point,
-            bias.as_ref().map(|b| b.as_slice::<f32>()).transpose()?,
-        )?;
-        let inputs = patch.taps(model, &[product.a, product.a_zero_point, scale])?;
-        let op = Int8MatMul {
-            linear: Arc::new(linear),
-        };
-        let mut wire = patch.wire_node(&last.name, op, &inputs)?[0];
-        for &axis in product.dropped.iter().rev() {
-            let name = format!("{}.rm-{axis}", last.name);
-            wire = patch.wire_node(name, AxisOp::Rm(axis), &[wire])?[0];
-        }
-        wire
-    } else {
-        let mut inputs = patch.taps(model, &[node.inputs[0], scale])?;
-        if let Some((add, row)) = &bias {
-            let flat = row.clone().into_tensor().into_shape(&[n])?;
-            inputs.push(patch.add_const(format!("{}.bias", add.name), flat)?);
-        }
-        let op = DequantizeAffine {
-            bias: bias.is_some(),
-        };
-        patch.wire_node(&last.name, op, &inputs)?[0]
+    let wire = match product {
+        Some((isa, product)) => wire_int8(model, &mut patch, &epilogue, isa, &product)?,
+        None => wire_affine(model, &mut patch, &epilogue)?,
     };
-    patch.shunt_outside(model, last.id.into(), wire)?;
+    patch.shunt_outside(model, epilogue.last.id.into(), wire)?;
     Ok(Some(patch))
+}
+
+/// The weight product and its epilogue as one [`Int8MatMul`] on `isa`'s kernel.
+fn wire_int8(
+    model: &TypedModel,
+    patch: &mut TypedModelPatch,
+    epilogue: &Epilogue<'_>,
+    isa: Isa,
+    product: &WeightProduct,
+) -> TractResult<OutletId> {
+    let plain = product.weight.try_as_plain_ram()?;
+    let bias = epilogue
+        .bias
+        .as_ref()
+        .map(|(_, row)| row.try_as_plain_ram())
+        .transpose()?;
+    let linear = Int8Linear::new(
+        isa,
+        plain.as_slice::<i8>()?,
+        product.k,
+        epilogue.n,
+        product.zero_point,
+        bias.as_ref().map(|b| b.as_slice::<f32>()).transpose()?,
+    )?;
+    let inputs = patch.taps(model, &[product.a, product.a_zero_point, epilogue.scale])?;
+    let op = Int8MatMul {
+        linear: Arc::new(linear),
+    };
+    let name = &epilogue.last.name;
+    let mut wire = patch.wire_node(name, op, &inputs)?[0];
+    for &axis in product.dropped.iter().rev() {
+        wire = patch.wire_node(format!("{name}.rm-{axis}"), AxisOp::Rm(axis), &[wire])?[0];
+    }
+    Ok(wire)
+}
+
+/// The epilogue alone as one [`DequantizeAffine`] after tract's own product.
+fn wire_affine(
+    model: &TypedModel,
+    patch: &mut TypedModelPatch,
+    epilogue: &Epilogue<'_>,
+) -> TractResult<OutletId> {
+    let mut inputs = patch.taps(model, &[epilogue.acc, epilogue.scale])?;
+    if let Some((add, row)) = &epilogue.bias {
+        let flat = row.clone().into_tensor().into_shape(&[epilogue.n])?;
+        inputs.push(patch.add_const(format!("{}.bias", add.name), flat)?);
+    }
+    let op = DequantizeAffine {
+        bias: epilogue.bias.is_some(),
+    };
+    Ok(patch.wire_node(&epilogue.last.name, op, &inputs)?[0])
 }
 
 /// What [`Int8MatMul`] takes over from an int8 weight product.
