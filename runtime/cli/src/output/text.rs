@@ -1,13 +1,14 @@
 //! The human text printer. Its lines are what `edgeclip` printed before records
 //! existed: scripts and tests grep them, so a change here is a visible change.
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
 use edgeclip_events::Event;
 
 use super::{
-    DepthReport, DoctorReport, ModelInfo, PointClassification, Record, StoreAction, StoreInfo,
-    StoreWritten,
+    BackendInfo, DepthReport, DoctorReport, ModelInfo, PointClassification, Record, StoreAction,
+    StoreInfo, StoreWritten,
 };
 
 /// Writes records as plain text, a few lines each.
@@ -45,32 +46,12 @@ impl<W: Write> TextPrinter<W> {
                 group,
                 threshold,
                 ..
-            } => {
-                // Tab-separated like a label list, so the output reads back as one.
-                write!(w, "{label}")?;
-                if group.is_some() || threshold.is_some() {
-                    write!(w, "\t{}", group.unwrap_or(""))?;
-                    if let Some(t) = threshold {
-                        write!(w, "\t{t}")?;
-                    }
-                }
-                writeln!(w)?;
-            }
+            } => label_line(w, label, *group, *threshold)?,
             Record::Embedding { input, embedding } => {
                 write!(w, "{input}\t")?;
-                for (i, v) in embedding.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " " };
-                    write!(w, "{sep}{v:.6}")?;
-                }
-                writeln!(w)?;
+                spaced(w, embedding.iter().map(|v| format!("{v:.6}")))?;
             }
-            Record::Tokens { ids, .. } => {
-                for (i, id) in ids.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { " " };
-                    write!(w, "{sep}{id}")?;
-                }
-                writeln!(w)?;
-            }
+            Record::Tokens { ids, .. } => spaced(w, ids.iter())?,
             Record::Check {
                 output,
                 rows,
@@ -88,18 +69,7 @@ impl<W: Write> TextPrinter<W> {
             Record::ModelInfo(info) => model_info(w, info)?,
             Record::StoreInfo(info) => store_info(w, info)?,
             Record::StoreWritten(s) => store_written(w, s)?,
-            Record::Backend(b) => {
-                if b.available {
-                    write!(w, "{}  available", b.name)?;
-                } else {
-                    let reason = b.reason.as_deref().unwrap_or("unknown reason");
-                    write!(w, "{}  unavailable: {reason}", b.name)?;
-                }
-                if b.selected {
-                    write!(w, "  (selected)")?;
-                }
-                writeln!(w)?;
-            }
+            Record::Backend(b) => backend(w, b)?,
             // People read errors on stderr, where `Printer::report_error` put them;
             // repeating them on stdout would mix them into the results.
             Record::Doctor(report) => doctor(w, report)?,
@@ -173,6 +143,46 @@ fn event(w: &mut impl Write, e: &Event) -> io::Result<()> {
         }
         Event::Camera(c) => writeln!(w, "camera    {} {}: {}", c.device, c.state, c.detail),
     }
+}
+
+/// One label as a label-list line: tab-separated, so the output reads back as one.
+fn label_line(
+    w: &mut impl Write,
+    label: &str,
+    group: Option<&str>,
+    threshold: Option<f32>,
+) -> io::Result<()> {
+    write!(w, "{label}")?;
+    if group.is_some() || threshold.is_some() {
+        write!(w, "\t{}", group.unwrap_or(""))?;
+        if let Some(t) = threshold {
+            write!(w, "\t{t}")?;
+        }
+    }
+    writeln!(w)
+}
+
+/// The values on one line, separated by single spaces.
+fn spaced(w: &mut impl Write, values: impl Iterator<Item = impl Display>) -> io::Result<()> {
+    for (i, v) in values.enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        write!(w, "{sep}{v}")?;
+    }
+    writeln!(w)
+}
+
+/// One backend: available or why not, and whether it is the one selected.
+fn backend(w: &mut impl Write, b: &BackendInfo) -> io::Result<()> {
+    if b.available {
+        write!(w, "{}  available", b.name)?;
+    } else {
+        let reason = b.reason.as_deref().unwrap_or("unknown reason");
+        write!(w, "{}  unavailable: {reason}", b.name)?;
+    }
+    if b.selected {
+        write!(w, "  (selected)")?;
+    }
+    writeln!(w)
 }
 
 fn point_classification(w: &mut impl Write, p: &PointClassification<'_>) -> io::Result<()> {
