@@ -25,18 +25,11 @@ use std::arch::asm;
 use super::{Isa, Tile};
 
 const MR: usize = 8;
-const NR: usize = 8;
 
 /// Computes and stores one tile (`mr` 8, `nr` 8, `ku` 4).
 pub(super) fn tile(t: &mut Tile<'_>) {
-    let l = Isa::Dotprod.layout();
-    debug_assert!(l.mr == MR && l.nr == NR && l.ku == 4);
-    assert!(t.a.len() >= MR * t.kg && t.b.len() >= t.kg * NR * 4);
-    assert!(t.col_corr.len() >= NR && t.row_corr.len() >= MR);
-    assert!(t.bias.is_none_or(|b| b.len() >= NR));
-    assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
-    assert!(t.out.len() >= (t.rows - 1) * t.out_stride + t.cols);
-    // SAFETY: the lengths are checked above; the weights were packed for this
+    super::neon::check(t, Isa::Dotprod);
+    // SAFETY: `check` held the lengths; the weights were packed for this
     // kernel, which `Int8Linear::new` allows only where the CPU has `dotprod`.
     unsafe { kernel(t) }
 }

@@ -17,15 +17,21 @@ const NR: usize = 8;
 
 /// Computes and stores one tile (`mr` 8, `nr` 8, `ku` 4).
 pub(super) fn tile(t: &mut Tile<'_>) {
-    let l = Isa::Neon.layout();
+    check(t, Isa::Neon);
+    // SAFETY: NEON is mandatory on aarch64 and `check` held the lengths.
+    unsafe { kernel(t) }
+}
+
+/// What the 8×8 aarch64 kernels read and write, checked before they run: every
+/// pointer they follow stays inside these lengths.
+pub(super) fn check(t: &Tile<'_>, isa: Isa) {
+    let l = isa.layout();
     debug_assert!(l.mr == MR && l.nr == NR && l.ku == 4);
     assert!(t.a.len() >= MR * t.kg && t.b.len() >= t.kg * NR * 4);
     assert!(t.col_corr.len() >= NR && t.row_corr.len() >= MR);
     assert!(t.bias.is_none_or(|b| b.len() >= NR));
     assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);
     assert!(t.out.len() >= (t.rows - 1) * t.out_stride + t.cols);
-    // SAFETY: NEON is mandatory on aarch64 and the lengths are checked above.
-    unsafe { kernel(t) }
 }
 
 #[target_feature(enable = "neon")]
