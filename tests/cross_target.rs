@@ -104,8 +104,8 @@ fn check_matches_onnxruntime_on_target() {
 }
 
 /// The project's aarch64 int8 kernels, each forced on the target
-/// (`EDGECLIP_INT8_ISA`: NEON, and the dot-product one where the emulated CPU
-/// has the extension, as qemu's default `max` model does), give the embeddings
+/// (`EDGECLIP_INT8_ISA`: NEON, and the dot-product and matrix-multiply ones,
+/// whose extensions qemu's default `max` model has), give the embeddings
 /// tract's own int8 products give there, to the last printed digit (two
 /// images and two prompts: emulated runs are slow).
 #[test]
@@ -129,7 +129,7 @@ fn the_aarch64_int8_kernels_give_tracts_products_on_target() {
     for what in ["image", "text"] {
         let tracts = embed("none", what);
         assert_eq!(tracts.lines().count(), 2, "{tracts}");
-        for isa in ["neon", "dotprod"] {
+        for isa in ["neon", "dotprod", "i8mm"] {
             assert_eq!(
                 embed(isa, what),
                 tracts,

@@ -3,7 +3,7 @@
 
 Reads the assembly of the kernels crate (`cargo rustc ... -- --emit asm`), finds
 each kernel's hottest loop (the loop with the most of its multiply-accumulate
-instruction: `udot` for `dotprod`, `smlal`/`smlal2` for `neon`), and runs
+instruction: `usmmla` for `i8mm`, `udot` for `dotprod`, `smlal`/`smlal2` for `neon`), and runs
 llvm-mca on it for each core the boards have. Prints multiply-accumulates per
 cycle against the core's peak, where the peak is llvm-mca's own figure for a
 stream of independent instructions of the same kind: a model's estimate, not a
@@ -18,6 +18,7 @@ import sys
 # (kernel, instruction pattern, multiply-accumulates per instruction, a stream of
 # independent ones for the peak, CPUs that have the instruction)
 KERNELS = [
+    ("i8mm", r"\busmmla\b", 32, "usmmla v{r}.4s, v14.16b, v15.16b", ["cortex-a78", "neoverse-n2"]),
     ("dotprod", r"\budot\b", 16, "udot v{r}.4s, v14.16b, v15.4b[0]", ["cortex-a55", "cortex-a76"]),
     ("neon", r"\bsmlal2?\b", 4, "smlal v{r}.4s, v14.4h, v15.h[0]",
      ["cortex-a72", "cortex-a55", "cortex-a76"]),
@@ -44,7 +45,7 @@ def loops(lines):
 
 def cycles(asm, cpu, mca, iterations=200):
     out = subprocess.run(
-        [mca, "-mtriple=aarch64", f"-mcpu={cpu}", "-mattr=+dotprod", f"-iterations={iterations}"],
+        [mca, "-mtriple=aarch64", f"-mcpu={cpu}", "-mattr=+dotprod,+i8mm", f"-iterations={iterations}"],
         input=asm, capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
     return total / iterations

@@ -6,7 +6,7 @@
 #   x86-64  EPYC-Rome   AVX2 only (no AVX-512, no VNNI): portable, avx2
 #           Nehalem     no AVX2: portable only (products stay tract's)
 #   aarch64 cortex-a72  NEON without dot product (Raspberry Pi 4): portable, neon
-#           max         dot product and i8mm: portable, neon, dotprod
+#           max         dot product and i8mm: portable, neon, dotprod, i8mm
 #
 # Needs qemu-user and the aarch64 cross toolchain (firmware-tools/cross/build.sh
 # installs them). Run by firmware-tools/cross/test-aarch64.sh.
@@ -27,4 +27,4 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 run x86_64-unknown-linux-gnu EPYC-Rome portable,avx2 "qemu-x86_64 -cpu EPYC-Rome"
 run x86_64-unknown-linux-gnu Nehalem portable "qemu-x86_64 -cpu Nehalem"
 run aarch64-unknown-linux-gnu cortex-a72 portable,neon "qemu-aarch64 -cpu cortex-a72 -L /usr/aarch64-linux-gnu"
-run aarch64-unknown-linux-gnu max portable,neon,dotprod "qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu"
+run aarch64-unknown-linux-gnu max portable,neon,dotprod,i8mm "qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu"

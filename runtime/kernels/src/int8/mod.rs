@@ -17,6 +17,8 @@
 #[cfg(target_arch = "aarch64")]
 mod dotprod;
 #[cfg(target_arch = "aarch64")]
+mod i8mm;
+#[cfg(target_arch = "aarch64")]
 mod neon;
 mod pack;
 mod portable;
@@ -45,6 +47,9 @@ pub enum Isa {
     /// aarch64 with the dot-product extension (`udot`, weights offset to u8),
     /// as on the Cortex-A55 and A76 (Raspberry Pi 5, RK3588, RK3566).
     Dotprod,
+    /// aarch64 with the int8 matrix-multiply extension (`usmmla`: u8 × i8 in
+    /// 2×2 tiles, 8 deep), as on the Cortex-A78, X1 and Neoverse N2 and V1.
+    I8mm,
 }
 
 /// Environment variable that forces one kernel (its [`Isa::name`]), so one
@@ -141,15 +146,24 @@ pub(crate) struct Layout {
     pub ku: usize,
 }
 
+impl Layout {
+    /// 32-bit words one packed activation group takes: one for `ku` up to 4,
+    /// two for the 8-byte groups of the matrix-multiply kernel.
+    pub fn words(self) -> usize {
+        self.ku.div_ceil(4)
+    }
+}
+
 impl Isa {
     /// Every kernel, portable first.
-    pub const ALL: [Isa; 6] = [
+    pub const ALL: [Isa; 7] = [
         Isa::Portable,
         Isa::Avx2,
         Isa::AvxVnni,
         Isa::Avx512Vnni,
         Isa::Neon,
         Isa::Dotprod,
+        Isa::I8mm,
     ];
 
     /// The name used by [`ISA_ENV`] and in reports.
@@ -161,6 +175,7 @@ impl Isa {
             Isa::Avx512Vnni => "avx512-vnni",
             Isa::Neon => "neon",
             Isa::Dotprod => "dotprod",
+            Isa::I8mm => "i8mm",
         }
     }
 
@@ -196,6 +211,11 @@ impl Isa {
                 std::arch::is_aarch64_feature_detected!("neon")
                     && std::arch::is_aarch64_feature_detected!("dotprod")
             }
+            #[cfg(target_arch = "aarch64")]
+            Isa::I8mm => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("i8mm")
+            }
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -212,6 +232,7 @@ impl Isa {
             Isa::Avx512Vnni,
             Isa::AvxVnni,
             Isa::Avx2,
+            Isa::I8mm,
             Isa::Dotprod,
             Isa::Neon,
         ]
@@ -223,10 +244,10 @@ impl Isa {
     /// The kernel to use here: the one [`ISA_ENV`] names, else the best one
     /// written for this CPU and chosen by default; `Ok(None)` when it says
     /// `none`, or when no kernel is the default here, so callers keep their
-    /// engine's own product. On aarch64 that is today's default: the NEON and
-    /// dot-product kernels are correct (tested under emulation) but have not
-    /// been timed on a board against tract's SMLAL and SDOT kernels, so they
-    /// run only when named.
+    /// engine's own product. On aarch64 that is today's default: the NEON,
+    /// dot-product and matrix-multiply kernels are correct (tested under
+    /// emulation) but have not been timed on a board against tract's SMLAL and
+    /// SDOT kernels, so they run only when named.
     pub fn selected() -> Result<Option<Isa>, Error> {
         match std::env::var(ISA_ENV) {
             Ok(name) if name == "none" => Ok(None),
@@ -238,7 +259,7 @@ impl Isa {
                 Ok(Some(isa))
             }
             _ => Ok(Some(Isa::best())
-                .filter(|i| !matches!(i, Isa::Portable | Isa::Neon | Isa::Dotprod))),
+                .filter(|i| !matches!(i, Isa::Portable | Isa::Neon | Isa::Dotprod | Isa::I8mm))),
         }
     }
 
@@ -268,6 +289,11 @@ impl Isa {
                 mr: 8,
                 nr: 8,
                 ku: 4,
+            },
+            Isa::I8mm => Layout {
+                mr: 8,
+                nr: 8,
+                ku: 8,
             },
         }
     }
@@ -432,7 +458,7 @@ impl Int8Linear {
                 .iter()
                 .map(|&s| 0i32.wrapping_sub(za.wrapping_mul(s))),
         );
-        let (mr, nr) = (layout.mr, layout.nr);
+        let (mr, nr, words) = (layout.mr, layout.nr, layout.words());
         let row_blocks = m.div_ceil(mr);
         for p in 0..w.panels() {
             let col0 = p * nr;
@@ -442,7 +468,7 @@ impl Int8Linear {
                 let rows = mr.min(m - row0);
                 let mut tile = Tile {
                     kg,
-                    a: &scratch.a[row0 * kg..(row0 + mr) * kg],
+                    a: &scratch.a[row0 * kg * words..(row0 + mr) * kg * words],
                     b: w.panel(p),
                     col_corr: &scratch.col_corr[col0..col0 + nr],
                     row_corr: &scratch.row_corr[row0..row0 + mr],
@@ -472,6 +498,8 @@ fn run_tile(isa: Isa, tile: &mut Tile<'_>) {
         Isa::Neon => neon::tile(tile),
         #[cfg(target_arch = "aarch64")]
         Isa::Dotprod => dotprod::tile(tile),
+        #[cfg(target_arch = "aarch64")]
+        Isa::I8mm => i8mm::tile(tile),
         #[allow(unreachable_patterns)]
         _ => unreachable!("weights are packed only for kernels this CPU runs"),
     }

@@ -26,8 +26,8 @@ pub(super) fn tile(t: &mut Tile<'_>) {
 /// pointer they follow stays inside these lengths.
 pub(super) fn check(t: &Tile<'_>, isa: Isa) {
     let l = isa.layout();
-    debug_assert!(l.mr == MR && l.nr == NR && l.ku == 4);
-    assert!(t.a.len() >= MR * t.kg && t.b.len() >= t.kg * NR * 4);
+    debug_assert!(l.mr == MR && l.nr == NR);
+    assert!(t.a.len() >= MR * t.kg * l.words() && t.b.len() >= t.kg * NR * l.ku);
     assert!(t.col_corr.len() >= NR && t.row_corr.len() >= MR);
     assert!(t.bias.is_none_or(|b| b.len() >= NR));
     assert!(t.rows >= 1 && t.rows <= MR && t.cols >= 1 && t.cols <= NR);

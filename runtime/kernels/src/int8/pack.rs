@@ -105,8 +105,10 @@ impl PackedWeights {
 }
 
 /// Packs the row-major `m × k` activation `a` into `groups` (rows padded to a
-/// multiple of `mr` with zeros, each row `ceil(k / ku)` 32-bit groups) and
-/// writes each row's sum to `row_sums` (zero for padding rows).
+/// multiple of `mr` with zeros, each row `ceil(k / ku)` groups of
+/// [`Layout::words`] 32-bit words) and writes each row's sum to `row_sums`
+/// (zero for padding rows). Rows follow one another, except for 8-byte groups
+/// ([`pack_row_pairs`]).
 pub(crate) fn pack_activation(
     layout: Layout,
     a: &[u8],
@@ -116,13 +118,18 @@ pub(crate) fn pack_activation(
     row_sums: &mut Vec<i32>,
 ) {
     let Layout { mr, ku, .. } = layout;
+    let words = layout.words();
     let kg = k.div_ceil(ku);
     let rows = m.div_ceil(mr) * mr;
     groups.clear();
-    groups.resize(rows * kg, 0);
+    groups.resize(rows * kg * words, 0);
     row_sums.clear();
     row_sums.resize(rows, 0);
     if k == 0 {
+        return;
+    }
+    if words > 1 {
+        pack_row_pairs(a, k, kg, groups, row_sums);
         return;
     }
     for ((row, packed), sum) in a
@@ -139,6 +146,22 @@ pub(crate) fn pack_activation(
         }
         if !tail.is_empty() {
             packed[last] = group(ku, tail);
+        }
+    }
+}
+
+/// The 8-byte groups of the matrix-multiply kernel, which multiplies two rows
+/// at once: rows in pairs, and for each pair and group 16 bytes, the first
+/// row's 8 then the second's (four words, low bytes first), so one vector load
+/// gives the kernel both.
+fn pack_row_pairs(a: &[u8], k: usize, kg: usize, groups: &mut [u32], row_sums: &mut [i32]) {
+    for (i, (row, sum)) in a.chunks_exact(k).zip(row_sums.iter_mut()).enumerate() {
+        *sum = row.iter().map(|&v| i32::from(v)).sum();
+        let (pair, second) = (i / 2, i % 2);
+        for (g, bytes) in row.chunks(8).enumerate() {
+            let at = (pair * kg + g) * 4 + second * 2;
+            groups[at] = group(4, bytes);
+            groups[at + 1] = group(4, bytes.get(4..).unwrap_or_default());
         }
     }
 }

@@ -128,7 +128,7 @@ fn wrong_lengths_are_errors_not_panics() {
     assert!(Int8Linear::new(Isa::Portable, &[1, 2, 3, 4], 2, 2, 0, Some(&[1.0])).is_err());
     assert_eq!(
         Isa::from_name("sse9").unwrap_err().to_string(),
-        "unknown int8 kernel `sse9` (known: portable, avx2, avx-vnni, avx512-vnni, neon, dotprod, or none)"
+        "unknown int8 kernel `sse9` (known: portable, avx2, avx-vnni, avx512-vnni, neon, dotprod, i8mm, or none)"
     );
 }
 
