@@ -144,9 +144,21 @@ impl Ctx {
                 settings.insert(name.clone(), Settings::new(table.clone()));
             }
         }
+        // A profile may carry tables for backends this build leaves out; a flag
+        // naming one is a mistake the user should hear about (a typo, a build
+        // without the feature), not an option silently dropped.
+        let known: Vec<&'static str> = edgeclip_backends::factories()
+            .iter()
+            .map(|f| f.name())
+            .collect();
         for option in &self.backend_options {
             let (name, key, value) =
                 parse_assignment(option).map_err(|e| anyhow!("--backend-option: {e}"))?;
+            if !known.contains(&name.as_str()) {
+                let unknown = edgeclip::backend::Error::Unknown { name, known };
+                return Err(edgeclip::Error::from(unknown))
+                    .with_context(|| format!("--backend-option {option}"));
+            }
             settings.entry(name).or_default().set(&key, value);
         }
         // As the library's error, so its kind reaches JSON error records.

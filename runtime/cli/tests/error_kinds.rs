@@ -280,3 +280,23 @@ fn a_damaged_store_is_store_file() {
     let out = edgeclip(&["classify", "--store", path(&store), path(&sample)]);
     assert_fatal(&out, "store_file", "labels.emb");
 }
+
+// edgeclip-backend: a flag naming no backend of this build.
+
+#[test]
+fn a_backend_option_for_no_backend_of_this_build_is_invalid_input() {
+    let sample = sample();
+    let out = edgeclip(&[
+        "--backend-option",
+        "openvno.device=GPU",
+        "classify",
+        path(&sample),
+        "--labels",
+        "a,b",
+    ]);
+    assert_fatal(
+        &out,
+        "invalid_input",
+        "unknown backend `openvno` (this build has:",
+    );
+}
