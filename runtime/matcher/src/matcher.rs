@@ -181,14 +181,7 @@ impl Matcher {
         out: &mut Vec<Match>,
     ) -> Result<Softmax> {
         out.clear();
-        self.check(rows, query)?;
-        crate::score::logits(
-            rows,
-            query,
-            self.logit_scale,
-            &mut self.query_q16,
-            &mut self.logits,
-        );
+        self.logits(rows, query)?;
         top_k_into(&self.logits, k, &mut self.best);
         let max = match self.best.first() {
             Some(first) => first.score,
