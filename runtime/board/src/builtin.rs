@@ -54,12 +54,16 @@ pub fn find_in(profiles: &[Profile], name: &str) -> Result<Profile, BoardError> 
         })
 }
 
+/// The largest board profile read: the built-in ones are about 2 KiB.
+const PROFILE_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a board profile", 1 << 20);
+
 /// Reads and checks a user's own profile file.
 pub fn load_file(path: &Path) -> Result<Profile, BoardError> {
-    let text = std::fs::read_to_string(path).map_err(|error| BoardError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
+    let text =
+        edgeclip_io::read_text_limited(path, PROFILE_LIMIT).map_err(|error| BoardError::Io {
+            path: path.to_owned(),
+            error,
+        })?;
     Profile::parse(&path.display().to_string(), &text)
 }
 

@@ -235,13 +235,11 @@ impl Converter {
         if len < 4 || data[0] != 0xFF || data[1] != 0xD8 {
             return Err(ConvertError::NotJpeg { len });
         }
-        // Drivers may pad a frame with zeros after its end-of-image marker; a frame
-        // without the marker was cut short (and the decoder would fill it with grey).
-        let end = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        if end < 4 || data[end - 2] != 0xFF || data[end - 1] != 0xD9 {
+        // A frame without its end-of-image marker was cut short, and the decoder
+        // would fill what is missing with grey.
+        if edgeclip_io::jpeg::check_complete(data).is_err() {
             return Err(ConvertError::TruncatedJpeg { len });
         }
-        let data = &data[..end];
         let l = self.limits;
         let options = DecoderOptions::default()
             .set_max_width(l.max_width as usize)

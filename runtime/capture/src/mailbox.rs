@@ -418,8 +418,27 @@ impl Pump {
                 },
             }
             if let Some(rest) = self.pace.and_then(|p| p.checked_sub(started.elapsed())) {
-                std::thread::sleep(rest);
+                self.wait(rest);
             }
+        }
+    }
+
+    /// Sleeps `span`, in slices short enough that a raised stop flag ends the wait
+    /// at once: a slow pace (one frame a minute) must not hold up a shutdown.
+    fn wait(&self, span: Duration) {
+        const SLICE: Duration = Duration::from_millis(20);
+        let until = Instant::now() + span;
+        loop {
+            let now = Instant::now();
+            if now >= until
+                || self
+                    .stop
+                    .as_ref()
+                    .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                return;
+            }
+            std::thread::sleep(SLICE.min(until - now));
         }
     }
 }
@@ -666,6 +685,25 @@ mod tests {
         let mut sink = Recorder::default();
         assert_eq!(pump.run(&mut source, &mut sink).unwrap(), PumpEnd::Stopped);
         assert_eq!(sink.pulls, 0);
+    }
+
+    #[test]
+    fn a_stop_ends_a_slow_pace_at_once() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let pump = Pump::new()
+            .with_stop(stop.clone())
+            .with_pace(Some(Duration::from_secs(600)));
+        let raiser = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let started = Instant::now();
+        pump.wait(Duration::from_secs(600));
+        raiser.join().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub struct ServeArgs {
     pub pixel_format: Option<CameraFormatArg>,
     /// Camera: the frame rate to ask for. Files: the rate to play them at
     /// (looping files without it play at 30).
-    #[arg(long, value_name = "FPS")]
+    #[arg(long, value_name = "FPS", value_parser = crate::numbers::fps)]
     pub fps: Option<f64>,
     /// Files: start again after the last one.
     #[arg(long = "loop", requires = "files")]
@@ -200,7 +200,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub burst: u32,
     /// Longest a request may take, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = crate::numbers::seconds)]
     pub timeout: f64,
     /// Text embeddings kept in the cache.
     #[arg(long, value_name = "N", default_value_t = 4096)]
@@ -208,6 +208,28 @@ pub struct ServeArgs {
     /// The neutral text where-answers are contrasted with.
     #[arg(long, value_name = "TEXT", default_value = edgeclip_serve::config::DEFAULT_WHERE_BACKGROUND)]
     pub where_background: String,
+    /// Connections open at once, all clients together (held below the process's
+    /// descriptor limit).
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Connections open at once from one client address.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_client: u32,
+    /// Seconds a connection has to send a whole request head, from its opening or
+    /// its previous response; idle keep-alive connections close after it too.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = crate::numbers::seconds)]
+    pub head_timeout: f64,
+    /// Seconds without a new frame after which `/v1/health` says `degraded`
+    /// (at least three frame periods of --fps).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = crate::numbers::seconds)]
+    pub stale_after: f64,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key). SIGHUP
+    /// reloads both files.
+    #[arg(long, value_name = "FILE.pem", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE.pem", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `--projection` values of `points`.
@@ -285,7 +307,7 @@ pub struct DepthArgs {
     pub flip: bool,
     /// Factor on the cosine scores before the softmax over depth bins (default: the
     /// model's `[depthclip] scale`, else DepthCLIP's 1000).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = crate::numbers::score)]
     pub scale: Option<f32>,
 }
 
@@ -421,11 +443,11 @@ pub struct WatchArgs {
     pub pixel_format: Option<CameraFormatArg>,
     /// Camera: the frame rate to ask for. Files and stdin: the frames' own rate,
     /// which times dwell and hold (default: the time they arrive).
-    #[arg(long, value_name = "FPS")]
+    #[arg(long, value_name = "FPS", value_parser = crate::numbers::fps)]
     pub fps: Option<f64>,
     /// Camera: milliseconds before the first reopening after a fault; each failed
     /// attempt doubles it, up to 5 s.
-    #[arg(long, value_name = "MS", default_value_t = 100)]
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = crate::numbers::millis)]
     pub reconnect_ms: u64,
     /// Files: start again after the last one.
     #[arg(long = "loop", requires = "files")]
@@ -456,31 +478,31 @@ pub struct WatchArgs {
     #[arg(short = 'k', long)]
     pub top_k: Option<usize>,
     /// Tags mode: bias added to logits before the sigmoid.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::numbers::score)]
     pub bias: Option<f32>,
     /// Weight of the newest frame's score in the moving average, (0, 1].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::numbers::score)]
     pub alpha: Option<f32>,
     /// Smoothed score a label must reach to appear.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::numbers::score)]
     pub enter: Option<f32>,
     /// Smoothed score a present label must fall below to leave.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::numbers::score)]
     pub exit: Option<f32>,
     /// Milliseconds above `enter` before `appeared`.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = crate::numbers::millis)]
     pub dwell_ms: Option<u64>,
     /// Milliseconds below `exit` before `left`.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = crate::numbers::millis)]
     pub hold_ms: Option<u64>,
     /// Seconds between status events (0: none).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::numbers::seconds_or_zero)]
     pub status_every: Option<f64>,
     /// Stop after this many encoded frames.
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
     /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::numbers::seconds)]
     pub duration: Option<f64>,
 }
 
@@ -600,14 +622,15 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub tags: bool,
     /// Default tag threshold on sigmoid(logit + bias).
-    #[arg(long, default_value_t = 0.5, requires = "tags")]
+    #[arg(long, default_value_t = 0.5, requires = "tags", value_parser = crate::numbers::score)]
     pub threshold: f32,
     /// Bias added to logits before the tag sigmoid (calibrate it per model).
     #[arg(
         long,
         default_value_t = 0.0,
         requires = "tags",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = crate::numbers::score
     )]
     pub bias: f32,
 }

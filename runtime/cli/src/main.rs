@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 mod context;
+mod numbers;
 mod output;
 
 use std::process::ExitCode;

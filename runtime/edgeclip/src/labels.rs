@@ -67,9 +67,13 @@ pub fn parse_label_list(text: &str, path: &Path) -> Result<Vec<LabelEntry>> {
     Ok(entries)
 }
 
+/// The largest label list read: 100,000 labels of 100 bytes fit in 10 MiB.
+const LABEL_LIST_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a label list", 16 << 20);
+
 /// Reads and parses a label list file.
 pub fn read_label_list(path: &Path) -> Result<Vec<LabelEntry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text =
+        edgeclip_io::read_text_limited(path, LABEL_LIST_LIMIT).map_err(|e| Error::io(path, e))?;
     parse_label_list(&text, path)
 }
 

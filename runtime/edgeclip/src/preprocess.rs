@@ -430,22 +430,52 @@ pub fn normalize_to_chw(hwc: &[u8], mean: [f32; 3], std: [f32; 3], out: &mut [f3
     Ok(())
 }
 
+/// The largest image file [`load_rgb`] reads.
+pub const IMAGE_FILE_LIMIT: edgeclip_io::Limit =
+    edgeclip_io::Limit::new("an image file", 256 << 20);
+
+/// The most pixels [`load_rgb`] decodes: 64 Mpixel (a 192 MiB RGB image), more than
+/// any camera of a board gives; a 12000×12000 PNG is refused before its pixels are
+/// allocated instead of taking gigabytes.
+pub const MAX_IMAGE_PIXELS: u64 = 64_000_000;
+
 /// Decodes an image file to RGB8, naming the file in errors (not an image,
-/// truncated, missing). The format comes from the file's content, not its
-/// extension. Alpha is dropped and grey replicated, as PIL's
-/// `convert("RGB")` does.
+/// truncated, missing, too large). The format comes from the file's content, not
+/// its extension. Alpha is dropped and grey replicated, as PIL's
+/// `convert("RGB")` does. A JPEG without its end-of-image marker is refused (the
+/// decoder would fill the missing part with grey), as is an image over
+/// [`MAX_IMAGE_PIXELS`].
 pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
     let image_error = |message: String| Error::Image {
         path: path.to_path_buf(),
         message,
     };
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() {
+    let bytes =
+        edgeclip_io::read_limited(path, IMAGE_FILE_LIMIT).map_err(|e| Error::io(path, e))?;
+    if edgeclip_io::jpeg::is_jpeg(&bytes) {
+        edgeclip_io::jpeg::check_complete(&bytes).map_err(|e| image_error(e.to_string()))?;
+    }
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(&bytes))
+            .with_guessed_format()
+            .map_err(|e| Error::io(path, e))
+    };
+    if reader()?.format().is_none() {
         return Err(image_error("unrecognised image format".into()));
     }
+    let (w, h) = reader()?
+        .into_dimensions()
+        .map_err(|e| image_error(e.to_string()))?;
+    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(image_error(format!(
+            "the image is {w}x{h}; at most {MAX_IMAGE_PIXELS} pixels are decoded"
+        )));
+    }
+    let mut reader = reader()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    reader.limits(limits);
     let decoded = reader.decode().map_err(|e| image_error(e.to_string()))?;
     Ok(decoded.into_rgb8())
 }

@@ -25,9 +25,13 @@ pub fn resolve(spec: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The largest template file read: CLIP's 80 ImageNet templates are 4 KiB.
+const TEMPLATES_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a template file", 1 << 20);
+
 /// Reads a template file: one template per line, blank lines and `#` comments skipped.
 pub fn read(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text =
+        edgeclip_io::read_text_limited(path, TEMPLATES_LIMIT).map_err(|e| Error::io(path, e))?;
     parse(&text, path)
 }
 

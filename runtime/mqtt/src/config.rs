@@ -216,10 +216,12 @@ fn credentials(table: &MqttTable, base: &Path) -> Result<Option<(String, Secret)
         }
         (Some(file), None) => {
             let path = base.join(file);
-            let text = std::fs::read_to_string(&path).map_err(|source| MqttError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let limit = edgeclip_io::Limit::new("a password file", 4096);
+            let text =
+                edgeclip_io::read_text_limited(&path, limit).map_err(|source| MqttError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             Some(text.lines().next().unwrap_or("").to_owned())
         }
         (None, Some(var)) => Some(

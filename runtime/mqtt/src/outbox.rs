@@ -217,7 +217,8 @@ fn options(config: &MqttConfig) -> Result<MqttOptions, MqttError> {
 #[cfg(feature = "tls")]
 fn tls_transport(o: &mut MqttOptions, tls: &crate::config::TlsTable) -> Result<(), MqttError> {
     let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| MqttError::Io {
+        let limit = edgeclip_io::Limit::new("a TLS certificate or key file", 1 << 20);
+        edgeclip_io::read_limited(p, limit).map_err(|source| MqttError::Io {
             path: p.to_owned(),
             source,
         })

@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::listener::ConnectionLimits;
+use crate::tls::TlsFiles;
+
 /// Where the server listens by default: loopback only.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7878";
 
@@ -33,6 +36,13 @@ pub struct ServeConfig {
     /// model's images in general, naming no object: the default suits the default
     /// model's drawn shapes; for photo-trained CLIP models, e.g. "a photo.".
     pub where_background: String,
+    /// Connection caps and the request-head timeout.
+    pub connections: ConnectionLimits,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// A streaming source whose newest frame is older than this (or that has given
+    /// none this long after the start) makes `/v1/health` say `degraded`.
+    pub stale_after: Duration,
 }
 
 /// [`ServeConfig::where_background`]'s default.
@@ -50,13 +60,17 @@ impl Default for ServeConfig {
             max_image_pixels: 40_000_000,
             text_cache: 4096,
             where_background: DEFAULT_WHERE_BACKGROUND.to_owned(),
+            connections: ConnectionLimits::default(),
+            tls: None,
+            stale_after: Duration::from_secs(10),
         }
     }
 }
 
 impl ServeConfig {
     /// Refuses settings the server must not start with: a non-loopback address
-    /// without a token, an empty token, zero limits.
+    /// without a token (TLS or not: TLS hides the token on the wire, it does not
+    /// replace it), an empty token, zero limits.
     pub fn validate(&self) -> Result<(), String> {
         match &self.token {
             Some(t) if t.trim().is_empty() => return Err("the token is empty".into()),
@@ -81,10 +95,10 @@ impl ServeConfig {
         if self.where_background.trim().is_empty() {
             return Err("the where-answer background text is empty".into());
         }
-        if self.request_timeout.is_zero() {
-            return Err("the request timeout must be above 0".into());
+        if self.request_timeout.is_zero() || self.stale_after.is_zero() {
+            return Err("the request timeout and the stale-frame age must be above 0".into());
         }
-        Ok(())
+        self.connections.validate()
     }
 }
 

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use edgeclip_capture::{
-    CameraEvent, Converter, Delivery, FrameRef, FrameSink, FrameSource, Pump, PumpCounters, PumpEnd,
+    Backoff, CameraEvent, Converter, Delivery, FrameRef, FrameSink, FrameSource, Pump,
+    PumpCounters, PumpEnd, Recovery,
 };
 use image::RgbImage;
 
@@ -163,7 +164,7 @@ pub fn spawn_feed(
         .name("edgeclip-serve-capture".into())
         .spawn(move || {
             let pump = Pump::new()
-                .with_stop(stop)
+                .with_stop(stop.clone())
                 .with_pace(pace)
                 .with_counters(slot.capture.clone());
             let mut sink = SlotSink {
@@ -174,19 +175,64 @@ pub fn spawn_feed(
                 spare: None,
             };
             slot.set_state("streaming");
-            match pump.run(&mut source, &mut sink) {
-                Ok(PumpEnd::SourceEnded) => {
-                    slot.set_state("ended");
-                    log::info!("frame source ended");
-                }
-                // The slot never closes, so only the stop flag ends the loop early.
-                Ok(PumpEnd::Stopped | PumpEnd::ReceiverGone) => slot.set_state("stopped"),
-                Err(e) => {
-                    slot.set_state(format!("failed: {e}"));
-                    log::error!("frame source failed: {e}");
-                }
-            }
+            feed(&pump, &mut *source, &mut sink, &stop);
         })
+}
+
+/// Runs `pump` until the source ends, fails for good or `stop` is raised, keeping
+/// the slot's state in words. A camera reopens itself (`Reconnecting`); files and
+/// stdin are read again after a back-off, as a camera would be reopened, so a
+/// passing fault (out of descriptors, EIO) does not end the feed for good.
+fn feed(pump: &Pump, source: &mut dyn FrameSource, sink: &mut SlotSink<'_>, stop: &AtomicBool) {
+    let slot = sink.slot;
+    let backoff = Backoff::default();
+    let mut attempt = 0u32;
+    let mut frames_at_fault = slot.frames();
+    loop {
+        match pump.run(source, sink) {
+            Ok(PumpEnd::SourceEnded) => {
+                slot.set_state("ended");
+                log::info!("frame source ended");
+            }
+            // The slot never closes, so only the stop flag ends the loop early.
+            Ok(PumpEnd::Stopped | PumpEnd::ReceiverGone) => slot.set_state("stopped"),
+            Err(e) if e.recovery() == Recovery::Reopen => {
+                // Frames came since the last fault: this is a new one, waited
+                // for from the shortest back-off again.
+                if slot.frames() > frames_at_fault {
+                    attempt = 0;
+                }
+                frames_at_fault = slot.frames();
+                attempt = attempt.saturating_add(1);
+                let wait = backoff.delay(attempt);
+                slot.set_state(format!("lost: {e} (retry {attempt} in {wait:?})"));
+                log::warn!("frame source: {e}; retrying in {wait:?}");
+                if sleep_unless_stopped(wait, stop) {
+                    slot.set_state("stopped");
+                    return;
+                }
+                slot.set_state("streaming");
+                continue;
+            }
+            Err(e) => {
+                slot.set_state(format!("failed: {e}"));
+                log::error!("frame source failed: {e}");
+            }
+        }
+        return;
+    }
+}
+
+/// Sleeps `span` in short slices; true when `stop` was raised meanwhile.
+fn sleep_unless_stopped(span: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + span;
+    while Instant::now() < until {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+    }
+    stop.load(Ordering::Relaxed)
 }
 
 /// The capture loop's end in the server: frames converted to RGB into the slot.

@@ -9,6 +9,7 @@
 //!  frame source ─> capture thread (edgeclip-capture's Pump loop)
 //!               ─> FrameSlot (newest frame, never waits)
 //!                                         │
+//!  TCP ─> listener (connection caps, head timeout, TLS)
 //!  HTTP ─> metrics ─> timeout ─> rate limit ─> token ─> route
 //!                                         │
 //!            /v1/query: image worker (dense features) ─┐
@@ -32,13 +33,16 @@ pub mod heatmap;
 pub mod inference;
 pub mod labels;
 pub mod limit;
+pub mod listener;
 pub mod locate;
 pub mod metrics;
 pub mod scoring;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use api::app;
 pub use config::ServeConfig;
@@ -104,8 +108,9 @@ impl ServeError {
 }
 
 /// Serves `state` on `config.bind` until `shutdown` resolves, then stops taking
-/// connections and lets requests in flight finish. `on_bound` is told the bound
-/// address (port 0 picks a free one).
+/// connections and lets requests in flight finish (for the request timeout at
+/// most). `on_bound` is told the bound address (port 0 picks a free one). With TLS,
+/// SIGHUP reloads the certificate and key.
 pub async fn run(
     state: Arc<AppState>,
     config: &ServeConfig,
@@ -113,6 +118,14 @@ pub async fn run(
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     config.validate().map_err(ServeError::Config)?;
+    let tls = match &config.tls {
+        Some(files) => {
+            let acceptor = tls::TlsAcceptor::load(files.clone()).map_err(ServeError::Config)?;
+            reload_on_hangup(acceptor.clone());
+            Some(acceptor)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|error| ServeError::Io {
@@ -127,17 +140,29 @@ pub async fn run(
     })?;
     on_bound(addr);
     let router = app(state, config);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|error| ServeError::Io {
-        what: "serving on",
-        addr,
-        error,
-    })
+    let drain = config.request_timeout + Duration::from_secs(1);
+    listener::serve(listener, router, config.connections, tls, shutdown, drain).await;
+    Ok(())
+}
+
+/// Reloads the certificate and key on every SIGHUP, for as long as the runtime runs.
+fn reload_on_hangup(acceptor: tls::TlsAcceptor) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(e) => {
+            log::warn!("no certificate reload on SIGHUP: {e}");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match acceptor.reload() {
+                Ok(()) => log::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => log::error!("SIGHUP: keeping the TLS certificate in use: {e}"),
+            }
+        }
+    });
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when

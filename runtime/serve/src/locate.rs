@@ -126,20 +126,10 @@ pub fn where_in_image(
     let values = similarity_grid(grid, text, background);
     let found = locate(&values, grid.rows(), grid.cols(), params)?;
     let size = params.size as u32;
-    let to_px = |u: usize, v: usize| -> (u32, u32) {
-        let (x, y) = window.to_source(u as f64, v as f64, size);
-        (
-            (x.round().max(0.0) as u32).min(width),
-            (y.round().max(0.0) as u32).min(height),
-        )
-    };
-    let [x0, y0, x1, y1] = found.bbox;
-    let (bx0, by0) = to_px(x0, y0);
-    let (bx1, by1) = to_px(x1, y1);
     let (cx, cy) = found.centre();
     let (px, py) = window.to_source(cx, cy, size);
     Some(WhereInImage {
-        bbox: [bx0, by0, bx1.max(bx0 + 1), by1.max(by0 + 1)],
+        bbox: box_in_image(found.bbox, window, size, (width, height)),
         point: [
             (px.max(0.0) as u32).min(width.saturating_sub(1)),
             (py.max(0.0) as u32).min(height.saturating_sub(1)),
@@ -148,6 +138,34 @@ pub fn where_in_image(
         values,
         shape: (grid.rows(), grid.cols()),
     })
+}
+
+/// A box in the model's `size`-pixel square, in the pixels of the `width` ×
+/// `height` image whose preprocessing kept `window`: at least one pixel wide and
+/// high, and inside the image whatever its shape (a 1×1 image's box is `[0,0,1,1]`).
+pub fn box_in_image(
+    [x0, y0, x1, y1]: [usize; 4],
+    window: SourceWindow,
+    size: u32,
+    (width, height): (u32, u32),
+) -> [u32; 4] {
+    let to_px = |u: usize, v: usize| -> (u32, u32) {
+        let (x, y) = window.to_source(u as f64, v as f64, size);
+        (
+            (x.round().max(0.0) as u32).min(width),
+            (y.round().max(0.0) as u32).min(height),
+        )
+    };
+    let (bx0, by0) = to_px(x0, y0);
+    let (bx1, by1) = to_px(x1, y1);
+    let bx0 = bx0.min(width.saturating_sub(1));
+    let by0 = by0.min(height.saturating_sub(1));
+    [
+        bx0,
+        by0,
+        bx1.clamp(bx0 + 1, width.max(1)),
+        by1.clamp(by0 + 1, height.max(1)),
+    ]
 }
 
 /// Bilinear upsampling of a `rows` × `cols` grid to `n` × `n`, sampling at pixel
@@ -269,6 +287,24 @@ mod tests {
     }
 
     #[test]
+    fn the_boxes_of_one_pixel_wide_images_are_inside_them() {
+        let config = edgeclip::preprocess::PreprocessConfig::openai(224);
+        for (w, h) in [(1, 1), (1, 40_000), (40_000, 1)] {
+            let window = edgeclip::preprocess::source_window(&config, w, h);
+            let bbox = box_in_image([100, 100, 140, 140], window, 224, (w, h));
+            assert!(
+                bbox[2] <= w && bbox[3] <= h && bbox[0] < bbox[2] && bbox[1] < bbox[3],
+                "{bbox:?}"
+            );
+        }
+        let window = edgeclip::preprocess::source_window(&config, 1, 1);
+        assert_eq!(
+            box_in_image([0, 0, 224, 224], window, 224, (1, 1)),
+            [0, 0, 1, 1]
+        );
+    }
+
+    #[test]
     fn upsampling_a_constant_gives_the_constant_and_keeps_corners() {
         assert!(upsample(&[0.3; 4], 2, 2, 5)
             .iter()
@@ -300,6 +336,21 @@ mod tests {
             prop_assert!(cx >= x0 as f64 && cx <= x1 as f64 && cy >= y0 as f64 && cy <= y1 as f64);
             prop_assert!(x1 <= 32 && y1 <= 32);
             prop_assert!(found.score >= -1.0 && found.score <= 1.0);
+        }
+
+        #[test]
+        fn boxes_stay_inside_images_of_any_shape(
+            width in 1u32..50_000,
+            height in 1u32..50_000,
+            corners in (0usize..=224, 0usize..=224, 0usize..=224, 0usize..=224),
+        ) {
+            let config = edgeclip::preprocess::PreprocessConfig::openai(224);
+            let window = edgeclip::preprocess::source_window(&config, width, height);
+            let (a, b, c, d) = corners;
+            let bbox = [a.min(c), b.min(d), a.max(c), b.max(d)];
+            let [x0, y0, x1, y1] = box_in_image(bbox, window, 224, (width, height));
+            prop_assert!(x0 < x1 && x1 <= width, "{:?}", (x0, x1, width));
+            prop_assert!(y0 < y1 && y1 <= height, "{:?}", (y0, y1, height));
         }
 
         #[test]

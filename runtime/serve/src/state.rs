@@ -44,6 +44,8 @@ pub struct AppState {
     /// The text where-grids are contrasted with (see [`ServeConfig::where_background`]).
     pub(crate) where_background: String,
     pub(crate) started: Instant,
+    /// Frames older than this make `/v1/health` say `degraded`.
+    pub(crate) stale_after: std::time::Duration,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             max_image_pixels: config.max_image_pixels,
             where_background: config.where_background.clone(),
             started: Instant::now(),
+            stale_after: config.stale_after,
         })
     }
 

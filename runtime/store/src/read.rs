@@ -1,6 +1,5 @@
 //! The reader: a validated, read-only memory map of a store file.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use half::f16;
@@ -43,7 +42,8 @@ impl Store {
             action,
             error,
         };
-        let file = File::open(&path).map_err(|e| io("opening", e))?;
+        // Only regular files: mapping a device or waiting on a FIFO is no store.
+        let file = edgeclip_io::open_regular(&path).map_err(|e| io("opening", e))?;
         // SAFETY: the map is read-only and outlives no one but `Store`. Its contents
         // could change only if the file were modified in place while mapped; writers
         // of this crate never do that (they write a new file and rename it over the

@@ -1,6 +1,6 @@
 //! Image files replayed as frames: one file, a directory (sorted by name) or a glob.
 
-use std::io::{Cursor, Read};
+use std::io::{Cursor, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,9 +15,15 @@ use crate::frame::{ColorSpace, FrameRef, PixelFormat};
 /// File extensions a directory listing picks up (case-insensitive).
 pub const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
+/// The largest image file read: a 16-Mpixel PNG of noise is about 48 MiB.
+const IMAGE_FILE_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("an image file", 64 << 20);
+
 /// Replays image files as RGB24 frames, in order, at a given rate or as fast as they
-/// decode, optionally looping. A file that fails to decode is an error for that frame
-/// ([`crate::Recovery::Skip`]); the next call moves on to the next file.
+/// decode, optionally looping. A file that fails to decode, is a truncated JPEG, or
+/// is gone is an error for that frame ([`crate::Recovery::Skip`]); the next call
+/// moves on to the next file. A read that fails for the machine's sake (out of
+/// descriptors, EIO) is a [`CaptureError::Io`] and the next call reads the same
+/// file again.
 #[derive(Debug)]
 pub struct ImageFiles {
     paths: Vec<PathBuf>,
@@ -32,6 +38,7 @@ pub struct ImageFiles {
     sequence: u64,
     started: Option<Instant>,
     stats: SourceStats,
+    accept_truncated: bool,
 }
 
 impl ImageFiles {
@@ -87,16 +94,25 @@ impl ImageFiles {
             sequence: 0,
             started: None,
             stats: SourceStats::default(),
+            accept_truncated: false,
         }
     }
 
+    /// Decodes JPEGs that end without their end-of-image marker (the decoder fills
+    /// what is missing with grey) instead of refusing them as bad frames.
+    pub fn accept_truncated_jpegs(mut self, accept: bool) -> Self {
+        self.accept_truncated = accept;
+        self
+    }
+
     /// Paces frames at `fps` (frame `n` is delivered no earlier than `n / fps` seconds
-    /// after the first); `None` or a non-positive rate delivers as fast as possible.
+    /// after the first); `None`, a non-positive rate, or one too small or too large to
+    /// give a period delivers as fast as possible.
     /// A consumer slower than the rate gets every file anyway, late: replays drop nothing.
     pub fn with_fps(mut self, fps: Option<f64>) -> Self {
         self.interval = fps
-            .filter(|f| f.is_finite() && *f > 0.0)
-            .map(|f| Duration::from_secs_f64(1.0 / f));
+            .and_then(|f| Duration::try_from_secs_f64(1.0 / f).ok())
+            .filter(|interval| !interval.is_zero());
         self
     }
 
@@ -124,12 +140,33 @@ impl ImageFiles {
             message,
         };
         self.file.clear();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut self.file))
-            .map_err(|e| CaptureError::Io {
-                context: format!("{}: reading", path.display()),
-                source: e,
-            })?;
+        let read = edgeclip_io::open_regular(path).and_then(|f| {
+            f.take(IMAGE_FILE_LIMIT.bytes + 1)
+                .read_to_end(&mut self.file)
+        });
+        match read {
+            Ok(_) if self.file.len() as u64 > IMAGE_FILE_LIMIT.bytes => {
+                return Err(bad(format!(
+                    "larger than {} bytes, the limit for {}",
+                    IMAGE_FILE_LIMIT.bytes, IMAGE_FILE_LIMIT.what
+                )))
+            }
+            Ok(_) => {}
+            // Gone since it was listed, or not a file: this frame is bad, the replay
+            // goes on.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput) => {
+                return Err(bad(e.to_string()))
+            }
+            Err(e) => {
+                return Err(CaptureError::Io {
+                    context: format!("{}: reading", path.display()),
+                    source: e,
+                })
+            }
+        }
+        if edgeclip_io::jpeg::is_jpeg(&self.file) && !self.accept_truncated {
+            edgeclip_io::jpeg::check_complete(&self.file).map_err(|e| bad(e.to_string()))?;
+        }
         let mut reader = ImageReader::new(Cursor::new(&self.file[..]))
             .with_guessed_format()
             .map_err(|e| bad(e.to_string()))?;
@@ -226,6 +263,13 @@ impl FrameSource for ImageFiles {
         let path = std::mem::take(&mut self.paths[self.next]);
         let result = self.decode(&path);
         self.paths[self.next] = path;
+        if let Err(e @ CaptureError::Io { .. }) = result {
+            // Reading failed for a reason of the machine's (out of descriptors or
+            // memory, an I/O error): the same file is read again when the caller
+            // retries, after its back-off.
+            log::warn!("{e}");
+            return Err(e);
+        }
         self.next += 1;
         let sequence = self.sequence;
         self.sequence += 1;

@@ -137,7 +137,8 @@ fn list(ctx: &mut Ctx, args: &EventsFilterArgs) -> Result<Outcome> {
 fn tail(ctx: &mut Ctx, args: &EventsTailArgs) -> Result<Outcome> {
     let filter = Filter::new(&args.filter)?;
     let mut reader = open(&args.filter.journal, &filter)?;
-    let mut last = std::collections::VecDeque::with_capacity(args.lines);
+    // Grown as lines come: `-n` may be any number, the journal holds fewer.
+    let mut last = std::collections::VecDeque::with_capacity(args.lines.min(1024));
     each_match(&mut reader, &filter, |_, event| {
         if args.lines > 0 {
             if last.len() == args.lines {

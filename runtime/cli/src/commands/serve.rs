@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use edgeclip_capture::{parse_size, Backoff, FrameSource, ImageFiles, RawFrames, Reconnecting};
+use edgeclip_io::Limit;
+use edgeclip_serve::listener::ConnectionLimits;
+use edgeclip_serve::tls::TlsFiles;
 use edgeclip_serve::{spawn_feed, AppState, FrameSlot, ServeConfig, ServeError, SourceKind};
 
 use super::watch::camera::camera_request;
@@ -79,12 +82,6 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
     };
     let positive =
         |n: u32, flag: &str| NonZeroU32::new(n).ok_or_else(|| anyhow!("{flag} must be at least 1"));
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        bail!(
-            "--timeout {} must be a positive number of seconds",
-            args.timeout
-        );
-    }
     Ok(ServeConfig {
         bind: args.bind,
         token,
@@ -94,12 +91,31 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
         request_timeout: Duration::from_secs_f64(args.timeout),
         text_cache: args.text_cache,
         where_background: args.where_background.clone(),
+        connections: ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            max_per_client: args.max_connections_per_client as usize,
+            head_timeout: Duration::from_secs_f64(args.head_timeout),
+        },
+        // A slow --fps is not a stale source: three periods at least.
+        stale_after: Duration::from_secs_f64(
+            args.stale_after
+                .max(3.0 / args.fps.unwrap_or(f64::INFINITY)),
+        ),
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| TlsFiles { cert, key }),
         ..ServeConfig::default()
     })
 }
 
+/// A token file holds one line; anything much larger is not one.
+const TOKEN_LIMIT: Limit = Limit::new("a token file", 4096);
+
 fn read_token(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| edgeclip::Error::io(path, e))?;
+    let text = edgeclip_io::read_text_limited(path, TOKEN_LIMIT)
+        .map_err(|e| edgeclip::Error::io(path, e))?;
     let token = text.lines().next().unwrap_or_default().trim().to_owned();
     if token.is_empty() {
         bail!("{}: the token file is empty", path.display());
@@ -116,14 +132,8 @@ const LOOPED_FILES_FPS: f64 = 30.0;
 
 /// Opens the frame source the flags name (if any) on its capture thread.
 fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSlot>, Feed)> {
-    let pace = args.fps.map(|fps| {
-        if fps.is_finite() && fps > 0.0 {
-            Ok(Duration::from_secs_f64(1.0 / fps))
-        } else {
-            Err(anyhow!("--fps {fps} must be a positive number"))
-        }
-    });
-    let pace = pace.transpose()?;
+    // `--fps` is in range (`numbers::fps`): its period is a valid duration.
+    let pace = args.fps.map(|fps| Duration::from_secs_f64(1.0 / fps));
     let (kind, source, events, pace): (_, Box<dyn FrameSource + Send>, _, _) =
         if let Some(device) = &args.camera {
             let config = camera_request(args.size.as_deref(), args.pixel_format, args.fps)?;
@@ -147,4 +157,57 @@ fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSl
     let feed = spawn_feed(source, slot.clone(), stop.clone(), events, pace)
         .context("starting the capture thread")?;
     Ok((slot, Some(feed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    /// Numbers as a user might type them, hostile ones included.
+    fn typed_number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_map(|v| format!("{v:e}")),
+            any::<u64>().prop_map(|v| v.to_string()),
+            (-40i32..40).prop_map(|e| format!("1e{e}")),
+            Just("nan".to_owned()),
+            Just("-inf".to_owned()),
+            Just("0".to_owned()),
+            Just("-0".to_owned()),
+            Just("18446744073709551616".to_owned()),
+        ]
+    }
+
+    proptest! {
+        /// Whatever numbers the flags get, `serve` either refuses them at parsing
+        /// (naming the flag) or builds settings from them: no panic converting them
+        /// into durations, rates or caps.
+        #[test]
+        fn any_number_on_any_flag_is_refused_or_usable(
+            flag in prop::sample::select(vec![
+                "--timeout", "--head-timeout", "--stale-after", "--fps", "--rate",
+                "--burst", "--max-body", "--text-cache", "--max-connections",
+                "--max-connections-per-client",
+            ]),
+            value in typed_number(),
+        ) {
+            // `--flag=value`: a negative value is then a value, not a flag.
+            let pair = format!("{flag}={value}");
+            let argv = ["edgeclip", "serve", "--files", "x.png", pair.as_str()];
+            match Cli::try_parse_from(argv) {
+                Err(e) => prop_assert!(e.to_string().contains(flag), "{e}"),
+                Ok(cli) => {
+                    let Command::Serve(args) = cli.command else { unreachable!() };
+                    if let Ok(config) = config(&args) {
+                        let _ = config.validate();
+                    }
+                    let _pace = args.fps.map(|fps| Duration::from_secs_f64(1.0 / fps));
+                }
+            }
+        }
+    }
 }

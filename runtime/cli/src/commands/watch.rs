@@ -164,8 +164,12 @@ fn resolve_config(args: &WatchArgs, file: &ConfigFile) -> Result<WatchConfig> {
     Ok(config)
 }
 
+/// The largest settings file read: a full one is about 2 KiB.
+const CONFIG_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a settings file", 1 << 20);
+
 fn read_config(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| edgeclip::Error::io(path, e))?;
+    let text = edgeclip_io::read_text_limited(path, CONFIG_LIMIT)
+        .map_err(|e| edgeclip::Error::io(path, e))?;
     // A settings file that does not parse is the settings' fault (`config`), as a
     // value that breaks a rule is, whichever table it is in.
     let bad = |message: String| -> anyhow::Error {

@@ -57,12 +57,16 @@ pub struct ModelPackage {
     manifest: Manifest,
 }
 
+/// The largest `model.toml` read: real manifests are a few KiB.
+const MANIFEST_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a model manifest", 1 << 20);
+
 impl ModelPackage {
     /// Opens the package in `dir` (reads and validates `model.toml`).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_owned();
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = edgeclip_io::read_text_limited(&path, MANIFEST_LIMIT)
+            .map_err(|e| Error::io(&path, e))?;
         let manifest = Manifest::parse(&text, &path)?;
         Ok(Self { dir, manifest })
     }
@@ -256,8 +260,10 @@ pub fn xxh3_file(path: &Path) -> Result<String> {
     Ok(format!("{:016x}", hasher.digest()))
 }
 
+/// Feeds a regular file's bytes to `consume`; a FIFO or a device (a model file
+/// linked to `/dev/zero`) is refused instead of hanging the open or never ending.
 fn stream(path: &Path, mut consume: impl FnMut(&[u8])) -> Result<()> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = edgeclip_io::open_regular(path).map_err(|e| Error::io(path, e))?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;

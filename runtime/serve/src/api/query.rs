@@ -340,6 +340,10 @@ pub(crate) fn decode_image(data: &str, max_pixels: u64) -> Result<RgbImage, ApiE
             ))
         }
     }
+    if edgeclip_io::jpeg::is_jpeg(&bytes) {
+        edgeclip_io::jpeg::check_complete(&bytes)
+            .map_err(|e| ApiError::invalid_image(e.to_string()))?;
+    }
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| ApiError::invalid_image(format!("reading the image header: {e}")))?;

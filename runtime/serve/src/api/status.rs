@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{check_texts, dense_grid, where_answer};
 use crate::error::ApiError;
+use crate::frames::SourceKind;
 use crate::heatmap::render_png;
 use crate::locate::similarity_grid;
 use crate::metrics::CONTENT_TYPE as METRICS_TYPE;
@@ -36,10 +37,31 @@ struct SourceHealth {
     last_frame_age_ms: Option<f64>,
 }
 
+/// `degraded` when a source should be giving frames and is not: lost or failed,
+/// or its newest frame (or the start, before the first) older than the server's
+/// stale-frame age. A source that ended (files without `--loop`) or no source at
+/// all is `ok`.
+fn status(state: &AppState) -> &'static str {
+    let frames = &state.frames;
+    let source_state = frames.state();
+    if frames.kind() == SourceKind::None || source_state == "ended" || source_state == "stopped" {
+        return "ok";
+    }
+    let age = frames
+        .latest()
+        .map_or(state.started.elapsed(), |f| f.captured.elapsed());
+    let streaming = source_state.starts_with("streaming") || source_state == "starting";
+    if streaming && age <= state.stale_after {
+        "ok"
+    } else {
+        "degraded"
+    }
+}
+
 pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
     let frames = &state.frames;
     Json(Health {
-        status: "ok",
+        status: status(&state),
         model: state.package.manifest().name.clone(),
         backend: state.backend,
         precision: state.precision.to_string(),

@@ -1,0 +1,462 @@
+//! Hostile but fair use of the binaries: clients that hold connections open without
+//! finishing a request, numbers no flag can mean, files that are devices or FIFOs
+//! or never end, truncated JPEGs and images of one pixel. Each must get a clear
+//! error or be cut off, never a panic, a hang or an answer outside the image.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use edgeclip_e2e::{default_model, edgeclip, Server};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "0123456789abcdef-hostile";
+
+fn red_circle() -> std::path::PathBuf {
+    default_model().join("samples/red_circle.png")
+}
+
+fn address(server: &Server) -> SocketAddr {
+    server
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address")
+}
+
+/// One request over a fresh connection from `from` (a loopback address of its
+/// own, so the per-client cap of the flooding address does not apply): the status
+/// line's code, the body and how long it took.
+fn request_from(from: &str, to: SocketAddr, head: &str) -> (u16, String, Duration) {
+    use socket2::{Domain, Socket, Type};
+    let started = Instant::now();
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&format!("{from}:0").parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.connect(&to.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let elapsed = started.elapsed();
+    let code = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body, elapsed)
+}
+
+fn health_from(from: &str, to: SocketAddr) -> (u16, String, Duration) {
+    request_from(
+        from,
+        to,
+        &format!(
+            "GET /v1/health HTTP/1.1\r\nHost: edgeclip\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Whether the server has closed `stream` (end of stream or a reset), waiting at
+/// most `within`.
+fn closed_by_server(mut stream: &TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 or an error page before the close is a close too.
+            Ok(_) => continue,
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off_and_cannot_starve_health() {
+    // 1,000 client sockets here, plus the ones the server closes.
+    rlimit::increase_nofile_limit(8192).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let head_timeout = Duration::from_secs(2);
+    let server = Server::start(
+        &[
+            "--files",
+            red_circle().to_str().unwrap(),
+            "--loop",
+            "--fps",
+            "10",
+            "--token-file",
+            token_file.to_str().unwrap(),
+            "--head-timeout",
+            "2",
+            "--max-connections-per-client",
+            "64",
+        ],
+        &[],
+    );
+    let to = address(&server);
+    let pid = server.child.id();
+    let baseline = open_descriptors(pid);
+
+    // 1,000 connections from 127.0.0.1: even ones stay idle, odd ones send a
+    // request head one byte at a time and never finish it.
+    let mut clients: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(to).expect("connecting"))
+        .collect();
+    let flood_started = Instant::now();
+    let slow_head = b"GET /v1/health HTTP/1.1\r\nHost: edgeclip\r\nX-Slow: ";
+    let mut latencies = Vec::new();
+    let mut peak_descriptors = 0;
+    let mut step = 0;
+    while flood_started.elapsed() < head_timeout + Duration::from_millis(500) {
+        for (i, client) in clients.iter_mut().enumerate() {
+            if i % 2 == 1 {
+                let _ = client.write_all(&slow_head[step % slow_head.len()..][..1]);
+            }
+        }
+        step += 1;
+        peak_descriptors = peak_descriptors.max(open_descriptors(pid));
+        let (code, _, took) = health_from("127.0.0.2", to);
+        assert_eq!(code, 200, "health during the flood");
+        latencies.push(took);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Every one of them is closed by the server: over the caps at once, the rest
+    // at the head timeout (which does not restart with each byte).
+    let still_open = clients
+        .iter()
+        .filter(|c| !closed_by_server(c, Duration::from_secs(5)))
+        .count();
+    assert_eq!(still_open, 0, "connections the server did not close");
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    let worst = *latencies.last().unwrap();
+    eprintln!(
+        "health during 1,000 slow connections: {} answers, median {median:?}, worst {worst:?}; \
+         server descriptors {baseline} before, {peak_descriptors} at most",
+        latencies.len()
+    );
+    assert!(median < Duration::from_millis(100), "median {median:?}");
+    assert!(worst < Duration::from_secs(2), "worst {worst:?}");
+    // The caps, not the clients, bound the server's descriptors: 64 from the
+    // flooding address, one health check, and what the server had before.
+    assert!(
+        peak_descriptors <= baseline + 64 + 8,
+        "{peak_descriptors} descriptors (baseline {baseline})"
+    );
+    // Without the token nothing but a 401 is answered, and the frame source kept
+    // streaming throughout.
+    let (code, body, _) = request_from(
+        "127.0.0.3",
+        to,
+        "GET /v1/health HTTP/1.1\r\nHost: edgeclip\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(code, 401, "{body}");
+    let (_, body, _) = health_from("127.0.0.2", to);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["source"]["state"], "streaming", "{health}");
+    assert!(
+        health["source"]["frames"].as_u64().unwrap() > 10,
+        "{health}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn numbers_no_flag_can_mean_are_usage_errors_naming_the_flag() {
+    for (flags, named) in [
+        (&["serve", "--timeout", "1e30"][..], "--timeout"),
+        (
+            &["serve", "--files", "x.png", "--fps", "1e-30"][..],
+            "--fps",
+        ),
+        (&["serve", "--head-timeout", "0"][..], "--head-timeout"),
+        (
+            &["serve", "--max-connections", "0"][..],
+            "--max-connections",
+        ),
+        (
+            &[
+                "watch",
+                "--files",
+                "x.png",
+                "--labels",
+                "a",
+                "--duration",
+                "nan",
+            ][..],
+            "--duration",
+        ),
+        (
+            &[
+                "watch",
+                "--files",
+                "x.png",
+                "--labels",
+                "a",
+                "--dwell-ms",
+                "99999999999999",
+            ][..],
+            "--dwell-ms",
+        ),
+        (
+            &[
+                "watch", "--files", "x.png", "--labels", "a", "--alpha", "inf",
+            ][..],
+            "--alpha",
+        ),
+        (
+            &["events", "tail", "-n", "18446744073709551616"][..],
+            "--lines",
+        ),
+    ] {
+        let out = edgeclip().args(flags).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "{flags:?} should name {named}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{flags:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_stops_on_sigterm_while_waiting_for_a_slow_frame() {
+    let server = Server::start(
+        &[
+            "--files",
+            red_circle().to_str().unwrap(),
+            "--loop",
+            "--fps",
+            "0.001",
+        ],
+        &[],
+    );
+    // The first frame comes at once; the next in 1,000 s.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A copy of the red circle sample as a JPEG cut short by half.
+fn truncated_jpeg(dir: &std::path::Path) -> std::path::PathBuf {
+    let image = image::open(red_circle()).unwrap().to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&image)
+        .unwrap();
+    let path = dir.join("cut.jpg");
+    std::fs::write(&path, &jpeg[..jpeg.len() / 2]).unwrap();
+    path
+}
+
+#[test]
+fn a_truncated_jpeg_is_refused_by_the_cli_and_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = truncated_jpeg(dir.path());
+    let out = edgeclip()
+        .args(["classify", "--labels", "red circle,blue square"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cut.jpg") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+
+    let server = Server::start(&[], &[]);
+    let body = json!({
+        "texts": ["a photo of a red circle."],
+        "image": base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cut).unwrap()),
+    });
+    let mut answer = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+        .post(&format!("{}/v1/query", server.url))
+        .send_json(&body)
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 422);
+    let error: Value = answer.body_mut().read_json().unwrap();
+    assert_eq!(error["error"]["code"], "invalid_image", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("truncated"),
+        "{error}"
+    );
+}
+
+#[test]
+fn where_answers_stay_inside_images_one_pixel_wide() {
+    let server = Server::start(&[], &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for (w, h) in [(1u32, 1u32), (1, 4000), (4000, 1)] {
+        let image = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let body = json!({
+            "texts": ["a photo of a red circle."],
+            "image": base64::engine::general_purpose::STANDARD.encode(&png),
+            "where": true,
+        });
+        let mut answer = agent
+            .post(&format!("{}/v1/query", server.url))
+            .send_json(&body)
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        let answer: Value = answer.body_mut().read_json().unwrap();
+        let bbox: Vec<u64> = answer["results"][0]["where"]["box"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a box: {answer}"))
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let (w, h) = (u64::from(w), u64::from(h));
+        assert!(
+            bbox[0] < bbox[2] && bbox[2] <= w && bbox[1] < bbox[3] && bbox[3] <= h,
+            "{w}x{h}: {bbox:?}"
+        );
+    }
+}
+
+/// Runs the binary with `args` (naming the model themselves), failing the test if it does not end within 20 s.
+fn run_bounded(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(edgeclip_e2e::edgeclip_bin())
+        .env_remove("EDGECLIP_MODEL")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            return (status.code(), stderr);
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("edgeclip {args:?} did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn files_that_never_end_or_never_open_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = std::ffi::OsStr::new("/dev/zero");
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let default = default_model();
+    let model = [os("--model"), default.as_os_str()];
+    for args in [
+        vec![
+            os("classify"),
+            os("--labels-file"),
+            zero,
+            red_circle().as_os_str(),
+        ],
+        vec![
+            os("watch"),
+            os("--config"),
+            zero,
+            os("--files"),
+            red_circle().as_os_str(),
+            os("--labels"),
+            os("a"),
+        ],
+        vec![os("serve"), os("--token-file"), zero],
+        vec![
+            os("--board"),
+            zero,
+            os("classify"),
+            os("--labels"),
+            os("a,b"),
+            red_circle().as_os_str(),
+        ],
+    ] {
+        let args = [&model[..], &args[..]].concat();
+        let (code, stderr) = run_bounded(&args);
+        assert!(matches!(code, Some(1 | 2)), "{args:?}: {code:?} {stderr}");
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A model package whose model file is a FIFO: refused, not waited on.
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for entry in std::fs::read_dir(default_model()).unwrap() {
+        let entry = entry.unwrap();
+        let to = model.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::os::unix::fs::symlink(entry.path(), &to).unwrap();
+        } else if entry.path().extension().is_some_and(|e| e == "onnx") {
+            assert!(std::process::Command::new("mkfifo")
+                .arg(&to)
+                .status()
+                .unwrap()
+                .success());
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    let (code, stderr) = run_bounded(&[
+        os("--model"),
+        model.as_os_str(),
+        os("classify"),
+        os("--labels"),
+        os("a,b"),
+        red_circle().as_os_str(),
+    ]);
+    assert!(matches!(code, Some(1 | 2)), "{code:?} {stderr}");
+    assert!(stderr.contains("FIFO"), "{stderr}");
+}
