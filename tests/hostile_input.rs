@@ -460,3 +460,84 @@ fn files_that_never_end_or_never_open_are_refused_by_name() {
     assert!(matches!(code, Some(1 | 2)), "{code:?} {stderr}");
     assert!(stderr.contains("FIFO"), "{stderr}");
 }
+
+/// A self-signed certificate for `localhost`, written as PEM files into `dir`
+/// under `name`; the certificate's DER for a client's trust store.
+fn certificate(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    (cert, key, made.cert.der().to_vec())
+}
+
+/// `GET /v1/health` over TLS trusting only `ca`: the status line, or the
+/// handshake's error.
+fn health_over_tls(to: SocketAddr, ca: &[u8]) -> Result<String, std::io::Error> {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connection =
+        rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+    let socket = TcpStream::connect(to)?;
+    socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    tls.write_all(b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    tls.read_to_string(&mut answer)?;
+    Ok(answer.lines().next().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn the_api_speaks_tls_and_reloads_its_certificate_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, first) = certificate(dir.path(), "server");
+    let server = Server::start(
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let to = address(&server);
+    assert_eq!(health_over_tls(to, &first).unwrap(), "HTTP/1.1 200 OK");
+    // A client that trusts another certificate is refused at the handshake.
+    let (_, _, other) = certificate(dir.path(), "other");
+    let refused = health_over_tls(to, &other).unwrap_err();
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    // A renewed certificate is served after SIGHUP, without a restart.
+    let (renewed_cert, renewed_key, renewed) = certificate(dir.path(), "renewed");
+    std::fs::rename(&renewed_cert, &cert).unwrap();
+    std::fs::rename(&renewed_key, &key).unwrap();
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while health_over_tls(to, &renewed).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not served"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(health_over_tls(to, &first).is_err());
+    assert!(server.terminate().success());
+}
