@@ -185,3 +185,53 @@ fn bad_journal_arguments_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--journal"), "{err}");
 }
+
+#[test]
+fn damaged_records_are_skipped_by_readers_and_unwritten_segments_do_not_stop_watch() {
+    let frames = frames();
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("journal");
+    let all = watch(frames.path(), &journal);
+    assert!(all.len() > 2);
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ecj"))
+        .collect();
+    segments.sort();
+    let segment = segments[0].clone();
+
+    // One flipped bit in the first record: a reader skips that record only, and
+    // says how much it skipped.
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[32 + 30] ^= 0x04;
+    std::fs::write(&segment, &bytes).unwrap();
+    let out = edgeclip()
+        .args(["--json", "events", "list", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let listed = lines(&out);
+    assert_eq!(listed, all[1..], "every event but the damaged one");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped") && stderr.contains("damaged bytes"),
+        "{stderr}"
+    );
+    let strict = edgeclip()
+        .args(["events", "list", "--strict", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(!strict.status.success(), "{stderr}");
+    assert!(stderr.contains(&segment.display().to_string()), "{stderr}");
+
+    // A newest segment created but never written (zeros) is removed and the next
+    // run numbers on.
+    let last = all.last().unwrap()["data"]["seq"].as_u64().unwrap();
+    let unwritten = journal.join(format!("{:020}.ecj", last + 1));
+    std::fs::write(&unwritten, [0u8; 32]).unwrap();
+    let again = watch(frames.path(), &journal);
+    assert_eq!(again[0]["data"]["seq"].as_u64().unwrap(), last + 1);
+}

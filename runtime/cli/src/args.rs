@@ -344,6 +344,10 @@ pub struct EventsFilterArgs {
     /// Only events of this type (repeatable).
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     pub kind: Vec<EventKindArg>,
+    /// Stop with an error at the first damaged record instead of skipping the
+    /// damaged stretch (with a warning that says how many bytes it held).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `--type` values.

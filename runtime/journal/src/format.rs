@@ -158,6 +158,40 @@ pub(crate) fn read_frame(r: &mut impl Read, remaining: u64, rule: SeqRule) -> io
     }))
 }
 
+/// How far above the last good record's seq a resynchronising scan accepts one:
+/// a candidate must also check (its CRC-32C) and be whole, so bytes that are not a
+/// frame are all but never taken for one (a random 8-byte seq lands in this window
+/// with a chance of 2^-32, and then its checksum must match too).
+pub(crate) const RESYNC_SEQ_WINDOW: u64 = 1 << 32;
+
+/// After a frame that is damaged (corrupt, or a length that runs past the end):
+/// the offset in `bytes` (which start at the damaged frame) of the next whole,
+/// valid frame that follows `rule`, found by trying every later byte; `None` when
+/// there is none. Only frames with a seq within [`RESYNC_SEQ_WINDOW`] above the
+/// previous record are considered, and nothing is allocated.
+pub(crate) fn resync(bytes: &[u8], rule: SeqRule) -> Option<usize> {
+    let head_len = FRAME_HEAD_LEN as usize;
+    let floor = rule
+        .prev
+        .map_or(rule.first, |p| p.saturating_add(1))
+        .max(rule.first);
+    (1..bytes.len()).find(|&at| {
+        let frame = &bytes[at..];
+        if frame.len() < head_len {
+            return false;
+        }
+        let len = u32_at(frame, 0) as usize;
+        let seq = u64_at(frame, 4);
+        if len > MAX_PAYLOAD || seq < floor || seq - floor >= RESYNC_SEQ_WINDOW {
+            return false;
+        }
+        let Some(payload) = frame.get(head_len..head_len + len) else {
+            return false;
+        };
+        crc32c::crc32c_append(crc32c::crc32c(&frame[..20]), payload) == u32_at(frame, 20)
+    })
+}
+
 /// `read_exact`, except that a file shorter than expected (it shrank since its
 /// length was taken) is `Ok(false)` rather than an error.
 fn read_all(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
@@ -238,6 +272,45 @@ mod tests {
         for cut in 1..bytes.len() {
             assert_eq!(read(&bytes[..cut], ANY), Frame::Torn, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn resync_finds_the_next_good_frame_after_any_flipped_byte() {
+        let mut bytes = frame(7, 1, b"first payload");
+        let second_at = bytes.len();
+        bytes.extend(frame(8, 2, b"second"));
+        bytes.extend(frame(9, 3, b"third"));
+        let rule = SeqRule {
+            first: 1,
+            prev: Some(6),
+        };
+        for i in 0..second_at {
+            for bit in [0x01, 0x80] {
+                let mut damaged = bytes.clone();
+                damaged[i] ^= bit;
+                assert!(
+                    !matches!(read(&damaged, rule), Frame::Record(_)),
+                    "byte {i}"
+                );
+                assert_eq!(
+                    resync(&damaged, rule),
+                    Some(second_at),
+                    "byte {i} bit {bit:#x}"
+                );
+            }
+        }
+        // Nothing valid after the damage: no resync point; nor below the floor.
+        assert_eq!(resync(&bytes[..second_at], rule), None);
+        assert_eq!(
+            resync(
+                &bytes,
+                SeqRule {
+                    first: 1,
+                    prev: Some(9)
+                }
+            ),
+            None
+        );
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! (`FORMAT.md` in this crate's folder). [`Journal`] is the one
 //! writer of a folder (it holds a lock): it rotates segments by size, deletes the
 //! oldest beyond the retention limits, syncs by the [`Durability`] policy, and on
-//! open cuts a torn or corrupt tail back to the last good record, so the sequence
-//! continues from there. [`Reader`] reads a journal (also while it is being
-//! written), and a [`Cursor`] keeps a durable position in it, like the MQTT
-//! outbox's "delivered up to here".
+//! open removes an unwritten newest segment, keeps the records after a damaged
+//! stretch, and cuts a torn or damaged tail back to the last good record, so the
+//! sequence continues from there. [`Reader`] reads a journal (also while it is
+//! being written), skipping damaged stretches with a warning unless strict, and a
+//! [`Cursor`] keeps a durable position in it, like the MQTT outbox's "delivered up
+//! to here".
 //!
 //! ```
 //! use edgeclip_journal::{Journal, JournalConfig, Reader};
@@ -43,6 +45,6 @@ pub use durability::{Durability, ParseDurabilityError};
 pub use durable::DurableSeq;
 pub use error::{JournalError, JournalErrorKind};
 pub use format::{Record, MAX_PAYLOAD};
-pub use reader::Reader;
+pub use reader::{Reader, Skipped};
 pub use settings::JournalTable;
 pub use writer::{Journal, JournalConfig, JournalStats, Recovery};

@@ -18,14 +18,28 @@ const OPEN_ATTEMPTS: usize = 4;
 /// may be appending, rotating and deleting segments meanwhile. [`next`](Self::next)
 /// returns `Ok(None)` at the end of what is written so far, and the records
 /// appended later on a later call. A record being written (the newest segment
-/// ends inside it) reads as not written yet; any other bad frame is
-/// [`JournalError::Corrupt`], returned again by every later call.
+/// ends inside it) reads as not written yet. A damaged stretch (bytes no writer
+/// produced, followed by valid records) is skipped with a warning naming the file,
+/// the offset and the bytes, and counted in [`skipped`](Self::skipped); a
+/// [`strict`](Self::strict) reader stops there with [`JournalError::Corrupt`]
+/// instead, returned again by every later call.
 #[derive(Debug)]
 pub struct Reader {
     dir: PathBuf,
     /// Records up to this seq are skipped: the last one returned or sought past.
     after: u64,
     cur: Option<Current>,
+    strict: bool,
+    skipped: Skipped,
+}
+
+/// Damaged stretches a [`Reader`] skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Damaged stretches.
+    pub stretches: u64,
+    /// Bytes in them.
+    pub bytes: u64,
 }
 
 /// What happened at the end of the bytes of the current segment.
@@ -44,7 +58,21 @@ impl Reader {
             dir: dir.to_path_buf(),
             after: 0,
             cur: None,
+            strict: false,
+            skipped: Skipped::default(),
         })
+    }
+
+    /// With `true`, a damaged stretch is an error ([`JournalError::Corrupt`])
+    /// instead of being skipped.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// The damaged stretches skipped so far.
+    pub fn skipped(&self) -> Skipped {
+        self.skipped
     }
 
     /// Positions the reader so that [`next`](Self::next) returns the first
@@ -85,7 +113,11 @@ impl Reader {
                     self.after = record.seq;
                     return Ok(Some(record));
                 }
-                Frame::Corrupt(reason) => return Err(cur.corrupt(reason)),
+                Frame::Corrupt(reason) if self.strict => return Err(cur.corrupt(reason)),
+                Frame::Corrupt(reason) => match self.skip_damage(&reason)? {
+                    AtEnd::Again => {}
+                    AtEnd::Wait => return Ok(None),
+                },
                 Frame::End => match self.at_end(false)? {
                     AtEnd::Again => {}
                     AtEnd::Wait => return Ok(None),
@@ -152,12 +184,23 @@ impl Reader {
                 return Ok(AtEnd::Again);
             }
             if torn {
-                return Err(
-                    cur.corrupt("the segment ends inside a record but is not the newest".into())
-                );
+                let reason = "the segment ends inside a record but is not the newest";
+                if self.strict {
+                    return Err(cur.corrupt(reason.into()));
+                }
+                return self.skip_damage(reason);
             }
             self.cur = Current::open(next.clone())?;
             return Ok(AtEnd::Again);
+        }
+        if torn && !self.strict {
+            // A record still being written has nothing valid after it; a length
+            // that runs past valid records is damage.
+            let (offset, path) = (cur.offset, cur.seg.path.clone());
+            if let Some(bytes) = cur.resync()? {
+                self.note_skip(&path, offset, bytes, "a record length past valid records");
+                return Ok(AtEnd::Again);
+            }
         }
         if !cur.is_listed()? {
             // Replaced or deleted (an empty newest segment recovered and deleted):
@@ -170,6 +213,43 @@ impl Reader {
             });
         }
         Ok(AtEnd::Wait)
+    }
+}
+
+impl Reader {
+    /// Skips the damaged frame at the current offset: to the next valid frame of
+    /// the segment, else (when a later segment exists, so this one is final) to
+    /// the next segment. The newest segment's damaged tail is waited on: the
+    /// writer's recovery cuts it, or the writer appends after it.
+    fn skip_damage(&mut self, reason: &str) -> Result<AtEnd, JournalError> {
+        let Some(cur) = self.cur.as_mut() else {
+            return Ok(AtEnd::Again);
+        };
+        let (offset, path) = (cur.offset, cur.seg.path.clone());
+        let bytes = match cur.resync()? {
+            Some(bytes) => bytes,
+            None => {
+                let segs = segment::list(&self.dir)?;
+                let Some(next) = segs.iter().find(|s| s.first_seq > cur.seg.first_seq) else {
+                    return Ok(AtEnd::Wait);
+                };
+                let bytes = cur.len.saturating_sub(offset);
+                self.cur = Current::open(next.clone())?;
+                bytes
+            }
+        };
+        self.note_skip(&path, offset, bytes, reason);
+        Ok(AtEnd::Again)
+    }
+
+    fn note_skip(&mut self, path: &Path, offset: u64, bytes: u64, reason: &str) {
+        self.skipped.stretches += 1;
+        self.skipped.bytes += bytes;
+        log::warn!(
+            "journal {}: skipped {bytes} damaged bytes at offset {offset} after seq {} ({reason})",
+            path.display(),
+            self.after
+        );
     }
 }
 
@@ -248,6 +328,25 @@ impl Current {
             _ => self.rewind()?,
         }
         Ok(frame)
+    }
+
+    /// Moves past a damaged frame at the offset to the next valid frame of the
+    /// segment ([`format::resync`]); the bytes skipped, `None` when no valid frame
+    /// follows.
+    fn resync(&mut self) -> Result<Option<u64>, JournalError> {
+        let path = self.seg.path.clone();
+        let rest =
+            segment::read_from(&mut self.file, self.offset, self.len).map_err(io_at(&path))?;
+        let rule = SeqRule {
+            first: self.seg.first_seq,
+            prev: self.prev,
+        };
+        let skip = format::resync(&rest, rule).map(|k| k as u64);
+        if let Some(k) = skip {
+            self.offset += k;
+        }
+        self.rewind()?;
+        Ok(skip)
     }
 
     fn rewind(&mut self) -> Result<(), JournalError> {

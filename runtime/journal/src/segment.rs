@@ -126,22 +126,35 @@ pub(crate) fn create(dir: &Path, first_seq: u64) -> Result<(PathBuf, File), Jour
 /// What a scan of a segment found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Scan {
-    /// Valid records, in order, before the end or the first bad frame.
+    /// Valid records, in order.
     pub records: u64,
     /// The last valid record's sequence number.
     pub last_seq: Option<u64>,
     /// The newest `time_ms` of the valid records.
     pub newest_time: Option<u64>,
-    /// Where the valid records end.
+    /// Where the last valid record ends.
     pub good_len: u64,
     /// The file's length when scanned.
     pub file_len: u64,
-    /// Why the scan stopped before the end of the file ("torn record at offset N", ...).
+    /// Damaged stretches followed by valid records, as (offset, bytes): left in
+    /// place, and skipped by readers.
+    pub skipped: Vec<(u64, u64)>,
+    /// Why the scan stopped before the end of the file ("torn record at offset N",
+    /// ...): bad bytes with no valid record after them.
     pub stop: Option<String>,
 }
 
+impl Scan {
+    /// Bytes in the damaged stretches skipped over.
+    pub fn skipped_bytes(&self) -> u64 {
+        self.skipped.iter().map(|&(_, bytes)| bytes).sum()
+    }
+}
+
 /// Reads `file` (positioned anywhere) from its start: checks the header, then
-/// every frame until the end or the first torn or corrupt one.
+/// every frame to the end. A torn or corrupt frame followed by a valid one (found
+/// by [`format::resync`]) is a damaged stretch, skipped; one with none after it
+/// ends the scan (a torn or damaged tail).
 pub(crate) fn scan(file: &mut File, seg: &SegmentFile) -> Result<Scan, JournalError> {
     let path = seg.path.as_path();
     let file_len = file.metadata().map_err(io_at(path))?.len();
@@ -153,29 +166,63 @@ pub(crate) fn scan(file: &mut File, seg: &SegmentFile) -> Result<Scan, JournalEr
         file_len,
         ..Scan::default()
     };
+    let mut offset = HEADER_LEN;
     loop {
         let rule = SeqRule {
             first: seg.first_seq,
             prev: scan.last_seq,
         };
-        let offset = scan.good_len;
-        match format::read_frame(&mut r, file_len - offset, rule).map_err(io_at(path))? {
-            Frame::Record(rec) => {
-                scan.records += 1;
-                scan.last_seq = Some(rec.seq);
-                let newest = scan.newest_time.map_or(rec.time_ms, |t| t.max(rec.time_ms));
-                scan.newest_time = Some(newest);
-                scan.good_len += format::frame_len(rec.payload.len());
+        let reason =
+            match format::read_frame(&mut r, file_len - offset, rule).map_err(io_at(path))? {
+                Frame::Record(rec) => {
+                    scan.records += 1;
+                    scan.last_seq = Some(rec.seq);
+                    let newest = scan.newest_time.map_or(rec.time_ms, |t| t.max(rec.time_ms));
+                    scan.newest_time = Some(newest);
+                    offset += format::frame_len(rec.payload.len());
+                    scan.good_len = offset;
+                    continue;
+                }
+                Frame::End => return Ok(scan),
+                Frame::Torn => "torn record".to_owned(),
+                Frame::Corrupt(reason) => reason,
+            };
+        let rest = read_from(&mut r, offset, file_len).map_err(io_at(path))?;
+        match format::resync(&rest, rule) {
+            Some(skip) => {
+                log::warn!(
+                    "journal {}: skipping {skip} damaged bytes at offset {offset} ({reason})",
+                    path.display()
+                );
+                scan.skipped.push((offset, skip as u64));
+                offset += skip as u64;
+                r.seek(SeekFrom::Start(offset)).map_err(io_at(path))?;
             }
-            Frame::End => return Ok(scan),
-            Frame::Torn => {
-                scan.stop = Some(format!("torn record at offset {offset}"));
-                return Ok(scan);
-            }
-            Frame::Corrupt(reason) => {
+            None => {
                 scan.stop = Some(format!("{reason} at offset {offset}"));
                 return Ok(scan);
             }
         }
+    }
+}
+
+/// The bytes of `r` from `offset` to `len`.
+pub(crate) fn read_from(r: &mut (impl Read + Seek), offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    r.seek(SeekFrom::Start(offset))?;
+    let mut rest = Vec::with_capacity(usize::try_from(len.saturating_sub(offset)).unwrap_or(0));
+    r.take(len.saturating_sub(offset)).read_to_end(&mut rest)?;
+    Ok(rest)
+}
+
+/// Whether a segment file holds nothing a writer finished: shorter than its
+/// header, or a header of zeros (the file was created, its blocks never
+/// written). Such a newest segment is removed on open.
+pub(crate) fn is_unwritten(path: &Path) -> Result<bool, JournalError> {
+    let mut file = File::open(path).map_err(io_at(path))?;
+    let mut h = [0u8; HEADER_LEN as usize];
+    match file.read_exact(&mut h) {
+        Ok(()) => Ok(h.iter().all(|&b| b == 0)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(true),
+        Err(e) => Err(JournalError::io(path, e)),
     }
 }

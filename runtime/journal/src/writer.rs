@@ -56,6 +56,13 @@ pub struct Recovery {
     /// Why the tail was cut: `torn record at offset N`, `checksum mismatch at
     /// offset N`, ...; `None` when nothing was cut.
     pub reason: Option<String>,
+    /// Damaged bytes in the middle of the newest segment, followed by valid
+    /// records: left in place (the records after them are kept) and skipped by
+    /// readers.
+    pub skipped_bytes: u64,
+    /// Unwritten newest segments removed (shorter than a header, or a header of
+    /// zeros: created, never written), newest first.
+    pub removed: Vec<PathBuf>,
     /// The newest segment, `None` when the journal had none.
     pub file: Option<PathBuf>,
 }
@@ -156,6 +163,14 @@ impl Active {
             .map_err(io_at(&path))?;
         let scan = segment::scan(&mut file, &seg)?;
         let cut_bytes = scan.file_len - scan.good_len;
+        if !scan.skipped.is_empty() {
+            log::warn!(
+                "journal {}: {} damaged bytes in {} stretches left in place, the records after them kept",
+                path.display(),
+                scan.skipped_bytes(),
+                scan.skipped.len()
+            );
+        }
         if cut_bytes > 0 {
             log::warn!(
                 "journal {}: cutting {cut_bytes} bytes after {} good records ({})",
@@ -171,8 +186,10 @@ impl Active {
         let recovery = Recovery {
             records: scan.records,
             cut_bytes,
+            skipped_bytes: scan.skipped_bytes(),
             reason: scan.stop.filter(|_| cut_bytes > 0),
             file: Some(path),
+            removed: Vec::new(),
         };
         let active = Active {
             seg,
@@ -183,6 +200,30 @@ impl Active {
         };
         Ok((active, recovery, scan.last_seq))
     }
+}
+
+/// Removes the newest segments of `segs` while they are unwritten (shorter than a
+/// header, or a header of zeros: a power cut after the file was created but before
+/// its blocks reached the disk), as `FORMAT.md` says; returns the newest left and
+/// the ones removed.
+fn remove_unwritten(
+    dir: &Path,
+    segs: &mut Vec<SegmentFile>,
+) -> Result<(Option<SegmentFile>, Vec<SegmentFile>), JournalError> {
+    let mut removed = Vec::new();
+    while let Some(seg) = segs.pop() {
+        if !segment::is_unwritten(&seg.path)? {
+            return Ok((Some(seg), removed));
+        }
+        log::warn!(
+            "journal: removing {}, a segment that was created but never written",
+            seg.path.display()
+        );
+        fs::remove_file(&seg.path).map_err(io_at(&seg.path))?;
+        fsutil::sync_dir(dir)?;
+        removed.push(seg);
+    }
+    Ok((None, removed))
 }
 
 /// The single writer of a journal folder.
@@ -212,33 +253,42 @@ pub struct Journal {
 
 impl Journal {
     /// Opens (creating the folder if needed) the journal in `dir` for writing,
-    /// recovering it: the newest segment is scanned and a torn or corrupt tail
-    /// is cut back to the last good record (logged as a warning, reported by
-    /// [`recovery`](Self::recovery)). Older segments were synced before the
-    /// next one was started and are trusted, but each one's header is checked:
-    /// a bad one is [`JournalError::BadSegment`]. Then retention applies.
+    /// recovering it as `FORMAT.md` says: an unwritten newest segment is removed,
+    /// then the newest segment is scanned, a damaged stretch followed by valid
+    /// records is left for readers to skip, and a torn or damaged tail is cut back
+    /// to the last good record (logged as warnings, reported by
+    /// [`recovery`](Self::recovery)). Older segments were synced before the next
+    /// one was started and are trusted, but each one's header is checked: a bad
+    /// one is [`JournalError::BadSegment`]. Then retention applies.
     pub fn open(dir: &Path, config: JournalConfig) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(io_at(dir))?;
         let lock = lock(dir)?;
         segment::remove_leftovers(dir)?;
         let mut segs = segment::list(dir)?;
-        let newest = segs.pop();
+        let (newest, removed) = remove_unwritten(dir, &mut segs)?;
+        // A removed segment's name still says which seqs went before it.
+        let floor = removed
+            .iter()
+            .map(|s| s.first_seq.saturating_sub(1))
+            .min()
+            .unwrap_or(0);
         let sealed = segs
             .into_iter()
             .map(Sealed::check)
             .collect::<Result<VecDeque<_>, _>>()?;
-        let (active, recovery, last_seq) = match newest {
-            None => (None, Recovery::default(), 0),
+        let (active, mut recovery, last_seq) = match newest {
+            None => (None, Recovery::default(), floor),
             Some(seg) => {
                 let first_seq = seg.first_seq;
                 let (active, recovery, last) = Active::recover(seg)?;
                 // An empty newest segment still says which seqs went before it:
                 // keeping that lets appends continue above them even when
                 // retention already deleted every older segment.
-                let last_seq = last.unwrap_or(first_seq.saturating_sub(1));
+                let last_seq = last.unwrap_or(first_seq.saturating_sub(1)).max(floor);
                 (Some(active), recovery, last_seq)
             }
         };
+        recovery.removed = removed.into_iter().map(|s| s.path).collect();
         let mut journal = Journal {
             dir: dir.to_path_buf(),
             config,

@@ -35,6 +35,11 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The bytes of record `seq`'s frame as [`write`] makes it.
+fn frame_len(seq: u64) -> u64 {
+    24 + 40 + seq % 7
+}
+
 fn write(dir: &Path, n: u64, segment_bytes: u64) {
     let mut j = Journal::open(dir, config(segment_bytes)).unwrap();
     for seq in 1..=n {
@@ -101,18 +106,102 @@ fn a_flipped_byte_in_the_last_record_is_cut_with_a_reason() {
 }
 
 #[test]
-fn damage_in_an_older_segment_is_reported_not_skipped() {
+fn damage_in_an_older_segment_is_skipped_and_counted_or_stops_a_strict_reader() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), 40, 512);
     let first = segments(dir.path())[0].clone();
     let mut bytes = std::fs::read(&first).unwrap();
-    bytes[40] ^= 1;
+    bytes[40] ^= 1; // inside record 1
     std::fs::write(&first, bytes).unwrap();
-    let err = read_all(dir.path()).unwrap_err().to_string();
+    let mut reader = Reader::open(dir.path()).unwrap();
+    let mut seqs = Vec::new();
+    while let Some(rec) = reader.next().unwrap() {
+        seqs.push(rec.seq);
+    }
+    assert_eq!(
+        seqs,
+        (2..=40).collect::<Vec<_>>(),
+        "only the damaged record is lost"
+    );
+    let skipped = reader.skipped();
+    assert_eq!(skipped.stretches, 1);
+    assert_eq!(skipped.bytes, frame_len(1), "one record's frame");
+    let mut strict = Reader::open(dir.path()).unwrap().strict(true);
+    let err = strict.next().unwrap_err().to_string();
     assert!(
         err.contains(&first.display().to_string()) && err.contains("checksum"),
         "{err}"
     );
+}
+
+#[test]
+fn a_flipped_bit_in_the_newest_segment_loses_only_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 30, 1 << 20);
+    let seg = segments(dir.path()).pop().unwrap();
+    let full = std::fs::read(&seg).unwrap();
+    // Every byte of record 10's frame.
+    let start = 32 + (1..10).map(frame_len).sum::<u64>() as usize;
+    for at in start..start + frame_len(10) as usize {
+        let mut bad = full.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&seg, &bad).unwrap();
+        let j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(
+            j.last_seq(),
+            30,
+            "flip at {at}: the records after it are kept"
+        );
+        assert_eq!(j.recovery().skipped_bytes, frame_len(10), "flip at {at}");
+        assert_eq!(j.recovery().cut_bytes, 0, "flip at {at}");
+        drop(j);
+        let seqs: Vec<u64> = read_all(dir.path())
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        let expected: Vec<u64> = (1..=30).filter(|&s| s != 10).collect();
+        assert_eq!(seqs, expected, "flip at {at}");
+        std::fs::write(&seg, &full).unwrap();
+    }
+}
+
+#[test]
+fn empty_short_and_zeroed_newest_segments_are_removed_and_numbering_goes_on() {
+    for tail in [
+        &[][..],
+        &[b'E', b'C', b'J'][..],
+        &[0u8; 32][..],
+        &[0u8; 4096][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), 5, 16);
+        // A power cut after the next segment's file was made, before its blocks.
+        let unwritten = dir.path().join("00000000000000000006.ecj");
+        std::fs::write(&unwritten, tail).unwrap();
+        let mut j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+        assert_eq!(
+            j.recovery().removed,
+            vec![unwritten.clone()],
+            "{} bytes",
+            tail.len()
+        );
+        assert!(!unwritten.exists());
+        assert_eq!(j.last_seq(), 5);
+        j.append(6, 60, b"after").unwrap();
+        drop(j);
+        let seqs: Vec<u64> = read_all(dir.path())
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6], "{} bytes", tail.len());
+    }
+    // The only segment unwritten: its name still says where numbering was.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("00000000000000000042.ecj"), [0u8; 32]).unwrap();
+    let j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+    assert_eq!(j.last_seq(), 41);
 }
 
 #[test]

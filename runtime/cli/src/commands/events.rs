@@ -31,6 +31,7 @@ struct Filter {
     after_seq: u64,
     labels: Vec<String>,
     kinds: Vec<&'static str>,
+    strict: bool,
 }
 
 impl Filter {
@@ -47,6 +48,7 @@ impl Filter {
             after_seq: args.after_seq.unwrap_or(0),
             labels: args.label.clone(),
             kinds: args.kind.iter().map(|k| kind_name(*k)).collect(),
+            strict: args.strict,
         })
     }
 
@@ -112,6 +114,15 @@ fn each_match(
             Err(e) => log::warn!("journal record {}: not an event ({e}); skipped", record.seq),
         }
     }
+    let skipped = reader.skipped();
+    if skipped.stretches > 0 {
+        log::warn!(
+            "{}: skipped {} damaged bytes in {} stretches (--strict stops at the first)",
+            reader.dir().display(),
+            skipped.bytes,
+            skipped.stretches
+        );
+    }
     Ok(())
 }
 
@@ -119,7 +130,7 @@ fn open(dir: &Path, filter: &Filter) -> Result<Reader> {
     if !dir.is_dir() {
         bail!("{}: no journal here (not a folder)", dir.display());
     }
-    let mut reader = Reader::open(dir)?;
+    let mut reader = Reader::open(dir)?.strict(filter.strict);
     reader.seek(filter.after_seq)?;
     Ok(reader)
 }
