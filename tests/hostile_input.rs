@@ -541,3 +541,71 @@ fn the_api_speaks_tls_and_reloads_its_certificate_on_sighup() {
     assert!(health_over_tls(to, &first).is_err());
     assert!(server.terminate().success());
 }
+
+#[test]
+fn stale_frames_make_health_degraded_and_latest_queries_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = dir.path().join("frame.png");
+    std::fs::copy(red_circle(), &frame).unwrap();
+    let server = Server::start(
+        &[
+            "--files",
+            frame.to_str().unwrap(),
+            "--loop",
+            "--stale-after",
+            "1",
+        ],
+        &[],
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = || -> Value {
+        agent
+            .get(&format!("{}/v1/health", server.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    };
+    let query = || {
+        let mut answer = agent
+            .post(&format!("{}/v1/query", server.url))
+            .send_json(json!({"texts": ["a photo of a red circle."]}))
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.body_mut().read_json::<Value>().unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while health()["source"]["frames"].as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no frame");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(health()["status"], "ok");
+    assert_eq!(query().0, 200);
+    // The only file is gone: every pull is a bad frame and the newest grows old.
+    std::fs::remove_file(&frame).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let h = health();
+    assert_eq!(h["status"], "degraded", "{h}");
+    let (status, error) = query();
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["error"]["code"], "no_frame", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("s old"),
+        "{error}"
+    );
+    // Back: fresh frames, and the answers with them.
+    std::fs::copy(red_circle(), &frame).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while health()["status"] != "ok" {
+        assert!(Instant::now() < deadline, "health did not recover");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(query().0, 200);
+}

@@ -567,3 +567,86 @@ fn home_assistant_coming_online_gets_the_configs_again() {
     terminate(&watch);
     assert!(watch.wait().unwrap().success());
 }
+
+/// Frames that alternate between two objects every frame: with no dwell or hold,
+/// each frame is an `appeared` and a `left`, far above 25 events a second.
+fn alternating_frames() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = default_model().join("samples");
+    for i in 0..20 {
+        let (src, ext) = if i % 2 == 0 {
+            (samples.join("red_circle.png"), "png")
+        } else {
+            (samples.join("blue_square.jpg"), "jpg")
+        };
+        std::fs::copy(src, dir.path().join(format!("{i:03}.{ext}"))).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_outbox_catches_up_during_a_sustained_event_rate_after_an_outage() {
+    let work = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(work.path());
+    let sub = Subscriber::start(broker.port, "e2e-sub-sustained", &["e2e/events"]);
+    let frames = alternating_frames();
+    let settings = settings(work.path(), broker.port);
+    let journal_dir = work.path().join("journal");
+    let mut watch = Command::new(edgeclip_bin())
+        .args([
+            "--json",
+            "watch",
+            "--loop",
+            "--dwell-ms",
+            "0",
+            "--hold-ms",
+            "0",
+        ])
+        .arg("--config")
+        .arg(&settings)
+        .arg("--files")
+        .arg(frames.path())
+        .args(["--labels", LABELS])
+        .env("EDGECLIP_MODEL", default_model())
+        .env("EDGECLIP_LOG", "edgeclip_mqtt=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting edgeclip watch");
+    let started = Instant::now();
+    let at = |s: u64| {
+        let until = started + Duration::from_secs(s);
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    };
+    // 60 s of events, the broker away from 25 s to 35 s.
+    at(25);
+    broker.stop();
+    at(35);
+    broker.restart();
+    sub.wait_for_resumed_session();
+    at(58);
+    let early = journal(&journal_dir);
+    at(60);
+    let received = sub.events("e2e/events");
+    let end = journal(&journal_dir);
+    terminate(&watch);
+    assert!(watch.wait().unwrap().success());
+    let events = early.iter().filter(|e| e["type"] != "status").count();
+    println!(
+        "{events} events journaled 2 s before the end ({:.0} per second), {} by the end",
+        events as f64 / 58.0,
+        end.len()
+    );
+    assert!(
+        events as f64 / 58.0 >= 25.0,
+        "the test's event rate: {events} in 58 s"
+    );
+    // Every event journaled 2 s before the end reached the subscriber by the end,
+    // in order, each id once (or redelivered unchanged).
+    let early_ids: std::collections::HashSet<String> = early.iter().map(id).collect();
+    let received: Vec<Value> = received
+        .into_iter()
+        .filter(|e| early_ids.contains(&id(e)))
+        .collect();
+    assert_delivered(&early, &received);
+}

@@ -311,6 +311,14 @@ impl Worker {
         }
         self.store_cursor();
         self.stats(|s| s.connected = false);
+        let pending = self.durable.get().saturating_sub(self.delivered);
+        if pending > 0 {
+            log::warn!(
+                "mqtt: stopped with {pending} events not delivered (through record {}); \
+                 they wait in the journal and are sent on the next start",
+                self.delivered
+            );
+        }
     }
 
     fn stop_requested(&self) -> bool {
@@ -527,10 +535,7 @@ impl Worker {
         let since = *self.stopping_since.get_or_insert_with(Instant::now);
         let done = self.inflight.is_empty() && self.delivered >= self.durable.get();
         if !done && since.elapsed() >= self.config.drain {
-            log::warn!(
-                "mqtt: stopping with {} events not delivered; they are sent on the next start",
-                self.durable.get().saturating_sub(self.delivered)
-            );
+            // `run` says how many are left once the session is closed.
             return true;
         }
         done

@@ -43,7 +43,7 @@ pub async fn require_token(State(token): State<Token>, request: Request, next: N
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_credentials);
     match given {
         None => ApiError::unauthorized("this server needs `Authorization: Bearer <token>`")
             .into_response(),
@@ -54,9 +54,27 @@ pub async fn require_token(State(token): State<Token>, request: Request, next: N
     }
 }
 
+/// The credentials of a `Bearer` authorization value. The scheme is matched
+/// without regard to case, as HTTP's auth schemes are (RFC 9110, 11.1).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(credentials.trim_start())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        assert_eq!(bearer_credentials("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("BEARER  abc"), Some("abc"));
+        assert_eq!(bearer_credentials("Basic abc"), None);
+        assert_eq!(bearer_credentials("Bearer"), None);
+    }
 
     #[test]
     fn only_the_exact_token_matches() {

@@ -121,7 +121,19 @@ impl AppState {
         *self.labels.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(labels);
     }
 
+    /// Whether the frame source should be giving frames now: it has not ended
+    /// (files without `--loop`), been stopped, or yet to start (a slot no capture
+    /// thread feeds yet), and there is one.
+    pub(crate) fn source_should_stream(&self) -> bool {
+        !matches!(
+            self.frames.state().as_str(),
+            "ended" | "stopped" | "starting" | "none"
+        )
+    }
+
     /// The newest frame and its features, encoding it unless a query already did.
+    /// A frame older than the stale-frame age from a source that should be
+    /// streaming is refused (503 `no_frame`), saying how old it is.
     pub(crate) async fn latest_features(
         &self,
     ) -> Result<(Arc<Frame>, Arc<ImageFeatures>), ApiError> {
@@ -138,6 +150,16 @@ impl AppState {
                 _ => format!("no frame captured yet (source: {})", self.frames.state()),
             })
         })?;
+        let age = frame.captured.elapsed();
+        if self.source_should_stream() && age > self.stale_after {
+            return Err(ApiError::no_frame(format!(
+                "the newest frame is {:.1} s old, over the {:.1} s this server answers \
+                 on (the source is {}); see /v1/health",
+                age.as_secs_f64(),
+                self.stale_after.as_secs_f64(),
+                self.frames.state()
+            )));
+        }
         if let Some((seq, features)) = latest.as_ref() {
             if *seq == frame.seq {
                 return Ok((frame, features.clone()));

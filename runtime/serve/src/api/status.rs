@@ -43,15 +43,13 @@ struct SourceHealth {
 /// all is `ok`.
 fn status(state: &AppState) -> &'static str {
     let frames = &state.frames;
-    let source_state = frames.state();
-    if frames.kind() == SourceKind::None || source_state == "ended" || source_state == "stopped" {
+    if frames.kind() == SourceKind::None || !state.source_should_stream() {
         return "ok";
     }
     let age = frames
         .latest()
         .map_or(state.started.elapsed(), |f| f.captured.elapsed());
-    let streaming = source_state.starts_with("streaming") || source_state == "starting";
-    if streaming && age <= state.stale_after {
+    if frames.state().starts_with("streaming") && age <= state.stale_after {
         "ok"
     } else {
         "degraded"
