@@ -609,3 +609,70 @@ fn stale_frames_make_health_degraded_and_latest_queries_refuse() {
     }
     assert_eq!(query().0, 200);
 }
+
+#[test]
+fn numbers_too_large_in_settings_files_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watch.toml");
+    std::fs::write(
+        &config,
+        "[watch]\nstatus_every_s = 99999999999999999999999\n",
+    )
+    .unwrap();
+    let out = edgeclip()
+        .arg("watch")
+        .arg("--config")
+        .arg(&config)
+        .arg("--files")
+        .arg(red_circle())
+        .args(["--labels", "a"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("watch.toml") && stderr.contains("line 2, key status_every_s"),
+        "{stderr}"
+    );
+}
+
+/// A PNG that says it is `width` × `height` pixels but holds no pixel data: its
+/// size is read before anything is decoded, so this is what a decompression bomb
+/// looks like to the size check.
+fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for chunk in [&ihdr[..], b"IDAT", b"IEND"] {
+        let mut crc = flate2::Crc::new();
+        crc.update(chunk);
+        png.extend((chunk.len() as u32 - 4).to_be_bytes());
+        png.extend(chunk);
+        png.extend(crc.sum().to_be_bytes());
+    }
+    png
+}
+
+#[test]
+fn images_over_the_pixel_limit_are_refused_before_decoding_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, png_header_only(12_000, 12_000)).unwrap();
+    for command in [
+        &["classify", "--labels", "a,b"][..],
+        &["embed", "image"][..],
+        &["depth"][..],
+    ] {
+        let out = edgeclip().args(command).arg(&huge).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_ne!(out.status.code(), Some(0), "{command:?}: {stderr}");
+        let said = format!("{stdout}{stderr}");
+        assert!(
+            said.contains("huge.png") && said.contains("12000x12000") && said.contains("64000000"),
+            "{command:?}: {said}"
+        );
+    }
+}

@@ -175,7 +175,16 @@ fn read_config(path: &Path) -> Result<ConfigFile> {
     let bad = |message: String| -> anyhow::Error {
         WatchError::Config(format!("{}: {message}", path.display())).into()
     };
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().to_owned()))?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
+        bad(match e.span() {
+            Some(span) => format!(
+                "{}: {}",
+                edgeclip_io::position(&text, span.start),
+                e.message()
+            ),
+            None => e.message().to_owned(),
+        })
+    })?;
     if let Some(name) = doc.keys().find(|k| !TABLES.contains(&k.as_str())) {
         return Err(bad(format!(
             "unknown table or key `{name}` ({})",

@@ -192,16 +192,25 @@ impl Manifest {
             path: path.to_owned(),
             message,
         };
+        // The TOML parser's message with the line and key it is about.
+        let located = |e: toml::de::Error| {
+            bad(match e.span() {
+                Some(span) => format!(
+                    "{}: {}",
+                    edgeclip_io::position(text, span.start),
+                    e.message()
+                ),
+                None => e.message().to_owned(),
+            })
+        };
         #[derive(Deserialize)]
         struct Version {
             format_version: Option<u32>,
         }
-        let version: Version = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
+        let version: Version = toml::from_str(text).map_err(located)?;
         let manifest: Manifest = match version.format_version {
-            Some(1) => v1::parse(text).map_err(|e| bad(e.message().to_owned()))?,
-            Some(FORMAT_VERSION) | None => {
-                toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?
-            }
+            Some(1) => v1::parse(text).map_err(located)?,
+            Some(FORMAT_VERSION) | None => toml::from_str(text).map_err(located)?,
             Some(other) => {
                 return Err(bad(format!(
                     "format_version {other} is not supported (this runtime reads \
