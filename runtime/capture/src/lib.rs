@@ -83,8 +83,8 @@ pub use convert::{to_rgb8, Converter, Limits};
 pub use error::{CaptureError, CaptureErrorKind, ConvertError, Recovery};
 pub use frame::{ColorSpace, Frame, FrameRef, Matrix, PixelFormat, Range};
 pub use mailbox::{
-    mailbox, mailbox_with_spares, pump, Delivery, FrameSink, MailboxStats, Pump, PumpCounters,
-    PumpEnd, PumpStats, Receiver, RecvError, Sender,
+    mailbox, mailbox_with_spares, pump, wait_unless_stopped, Delivery, FrameSink, MailboxStats,
+    Pump, PumpCounters, PumpEnd, PumpStats, Receiver, RecvError, Sender,
 };
 pub use source::files::ImageFiles;
 pub use source::negotiate::{Negotiated, Request};

@@ -423,23 +423,33 @@ impl Pump {
         }
     }
 
-    /// Sleeps `span`, in slices short enough that a raised stop flag ends the wait
-    /// at once: a slow pace (one frame a minute) must not hold up a shutdown.
+    /// Sleeps `span`, ended at once by a raised stop flag: a slow pace (one frame
+    /// a minute) must not hold up a shutdown.
     fn wait(&self, span: Duration) {
-        const SLICE: Duration = Duration::from_millis(20);
-        let until = Instant::now() + span;
-        loop {
-            let now = Instant::now();
-            if now >= until
-                || self
-                    .stop
-                    .as_ref()
-                    .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
-                return;
+        match &self.stop {
+            Some(stop) => {
+                wait_unless_stopped(span, stop);
             }
-            std::thread::sleep(SLICE.min(until - now));
+            None => std::thread::sleep(span),
         }
+    }
+}
+
+/// Sleeps `span` in slices short enough that raising `stop` ends the wait at once;
+/// true when it was raised. For the back-offs and paces of loops that must stop
+/// promptly on SIGTERM.
+pub fn wait_unless_stopped(span: Duration, stop: &AtomicBool) -> bool {
+    const SLICE: Duration = Duration::from_millis(20);
+    let until = Instant::now() + span;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::sleep(SLICE.min(until - now));
     }
 }
 

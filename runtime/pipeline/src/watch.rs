@@ -21,8 +21,8 @@ use edgeclip::preprocess::{PreprocessConfig, Preprocessor};
 use edgeclip::zero_shot::{LabelSet, ScoreKind};
 use edgeclip::ErrorKind;
 use edgeclip_capture::{
-    Converter, Delivery, Frame, FrameRef, FrameSink, FrameSource, Pump, PumpCounters, PumpEnd,
-    Receiver, RecvError,
+    wait_unless_stopped, Backoff, CaptureError, Converter, Delivery, Frame, FrameRef, FrameSink,
+    FrameSource, Pump, PumpCounters, PumpEnd, Receiver, Recovery, RecvError,
 };
 use edgeclip_events::{CameraState, Event, Meta, Presence, Sink, SinkError, StageMs, Status};
 use edgeclip_match::track::{Change, Tracker, Transition};
@@ -468,7 +468,10 @@ impl Watch {
         sink: &mut dyn Sink,
     ) -> Result<Ended, WatchError> {
         let pump = Pump::new();
+        let device = self.camera.clone();
         let mut inline = Inline {
+            device,
+            recovering: false,
             watch: self,
             sink,
             limits,
@@ -480,7 +483,7 @@ impl Watch {
             last: Instant::now(),
             error: None,
         };
-        let end = pump.run(source, &mut inline);
+        let end = run_retrying(&pump, source, &mut inline);
         inline.count_source_bad();
         let Inline { error, sink, .. } = inline;
         if let Some(e) = error {
@@ -570,6 +573,10 @@ impl Watch {
 /// [`Watch::run_inline`]'s end of the capture loop: each frame is processed as
 /// it arrives, on the loop's thread.
 struct Inline<'w, 's> {
+    /// The source's name in `camera` events (`file`, `stdin`).
+    device: String,
+    /// A fault was reported as `lost`: the next frame is reported as `back`.
+    recovering: bool,
     watch: &'w mut Watch,
     sink: &'s mut dyn Sink,
     limits: Limits,
@@ -600,6 +607,14 @@ impl FrameSink for Inline<'_, '_> {
     fn deliver(&mut self, frame: &FrameRef<'_>) -> Delivery {
         self.watch.stages.wait += self.last.elapsed();
         self.count_source_bad();
+        if std::mem::take(&mut self.recovering) {
+            let back = SourceState {
+                device: self.device.clone(),
+                state: "back".into(),
+                detail: "frames again".into(),
+            };
+            self.watch.camera_event(back, self.sink);
+        }
         let time_ms = match self.frame_fps {
             Some(fps) => (self.index as f64 * 1000.0 / fps) as u64,
             None => frame.timestamp.as_millis() as u64,
@@ -620,6 +635,46 @@ impl FrameSink for Inline<'_, '_> {
         !(self.stop.load(Ordering::Relaxed)
             || self.watch.output_closed
             || self.watch.limit_reached(&self.limits))
+    }
+}
+
+/// Runs `pump` over `source` into `inline`, reading the source again after a
+/// back-off when it fails in a way a camera would be reopened for (a file that
+/// could not be read for lack of descriptors, EIO), as cameras are: a `lost`
+/// camera event per fault, `back` with the next frame. Ends like the loop does
+/// otherwise, or when the stop flag is raised during a back-off.
+fn run_retrying(
+    pump: &Pump,
+    source: &mut dyn FrameSource,
+    inline: &mut Inline<'_, '_>,
+) -> Result<PumpEnd, CaptureError> {
+    let backoff = Backoff::default();
+    let mut attempt = 0u32;
+    let mut delivered_at_fault = 0;
+    loop {
+        match pump.run(source, inline) {
+            Err(e) if e.recovery() == Recovery::Reopen && inline.error.is_none() => {
+                // Frames came since the last fault: a new one, from the shortest wait.
+                let delivered = pump.counters().stats().delivered;
+                if delivered > delivered_at_fault {
+                    attempt = 0;
+                }
+                delivered_at_fault = delivered;
+                attempt = attempt.saturating_add(1);
+                let wait = backoff.delay(attempt);
+                let lost = SourceState {
+                    device: inline.device.clone(),
+                    state: "lost".into(),
+                    detail: format!("{e}; retry {attempt} in {} ms", wait.as_millis()),
+                };
+                inline.watch.camera_event(lost, inline.sink);
+                inline.recovering = true;
+                if wait_unless_stopped(wait, inline.stop) {
+                    return Ok(PumpEnd::Stopped);
+                }
+            }
+            end => return end,
+        }
     }
 }
 

@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use edgeclip_capture::{
-    Backoff, CameraEvent, Converter, Delivery, FrameRef, FrameSink, FrameSource, Pump,
-    PumpCounters, PumpEnd, Recovery,
+    wait_unless_stopped, Backoff, CameraEvent, Converter, Delivery, FrameRef, FrameSink,
+    FrameSource, Pump, PumpCounters, PumpEnd, Recovery,
 };
 use image::RgbImage;
 
@@ -207,7 +207,7 @@ fn feed(pump: &Pump, source: &mut dyn FrameSource, sink: &mut SlotSink<'_>, stop
                 let wait = backoff.delay(attempt);
                 slot.set_state(format!("lost: {e} (retry {attempt} in {wait:?})"));
                 log::warn!("frame source: {e}; retrying in {wait:?}");
-                if sleep_unless_stopped(wait, stop) {
+                if wait_unless_stopped(wait, stop) {
                     slot.set_state("stopped");
                     return;
                 }
@@ -221,18 +221,6 @@ fn feed(pump: &Pump, source: &mut dyn FrameSource, sink: &mut SlotSink<'_>, stop
         }
         return;
     }
-}
-
-/// Sleeps `span` in short slices; true when `stop` was raised meanwhile.
-fn sleep_unless_stopped(span: Duration, stop: &AtomicBool) -> bool {
-    let until = Instant::now() + span;
-    while Instant::now() < until {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
-    }
-    stop.load(Ordering::Relaxed)
 }
 
 /// The capture loop's end in the server: frames converted to RGB into the slot.
