@@ -439,45 +439,100 @@ pub const IMAGE_FILE_LIMIT: edgeclip_io::Limit =
 /// allocated instead of taking gigabytes.
 pub const MAX_IMAGE_PIXELS: u64 = 64_000_000;
 
-/// Decodes an image file to RGB8, naming the file in errors (not an image,
-/// truncated, missing, too large). The format comes from the file's content, not
-/// its extension. Alpha is dropped and grey replicated, as PIL's
-/// `convert("RGB")` does. A JPEG without its end-of-image marker is refused (the
-/// decoder would fill the missing part with grey), as is an image over
-/// [`MAX_IMAGE_PIXELS`].
-pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
-    let image_error = |message: String| Error::Image {
-        path: path.to_path_buf(),
-        message,
-    };
-    let bytes =
-        edgeclip_io::read_limited(path, IMAGE_FILE_LIMIT).map_err(|e| Error::io(path, e))?;
-    if edgeclip_io::jpeg::is_jpeg(&bytes) {
-        edgeclip_io::jpeg::check_complete(&bytes).map_err(|e| image_error(e.to_string()))?;
+/// Why image bytes were not decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not a JPEG or PNG: the format the bytes look like, `None` when none.
+    Format(Option<image::ImageFormat>),
+    /// A JPEG without its end-of-image marker.
+    Truncated(edgeclip_io::jpeg::Truncated),
+    /// More pixels than the caller allows, found before any was allocated.
+    TooLarge {
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+        /// The limit.
+        max_pixels: u64,
+    },
+    /// The decoder's own error (a corrupt header or stream).
+    Decode(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Format(None) => f.write_str("unrecognised image format (not JPEG or PNG)"),
+            DecodeError::Format(Some(format)) => {
+                write!(f, "the image is {format:?}, not JPEG or PNG")
+            }
+            DecodeError::Truncated(t) => t.fmt(f),
+            DecodeError::TooLarge {
+                width,
+                height,
+                max_pixels,
+            } => write!(
+                f,
+                "the image is {width}x{height}; at most {max_pixels} pixels are decoded"
+            ),
+            DecodeError::Decode(message) => f.write_str(message),
+        }
     }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes JPEG or PNG `bytes` to RGB8 (alpha dropped, grey replicated, as PIL's
+/// `convert("RGB")` does), the format from the content. A JPEG without its
+/// end-of-image marker is refused (the decoder would fill the missing part with
+/// grey), and so is an image over `max_pixels`, before its pixels are allocated.
+/// The one decoder of untrusted images: files and posted images alike.
+pub fn decode_rgb(
+    bytes: &[u8],
+    max_pixels: u64,
+) -> std::result::Result<image::RgbImage, DecodeError> {
     let reader = || {
-        image::ImageReader::new(std::io::Cursor::new(&bytes))
+        image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| Error::io(path, e))
+            .map_err(|e| DecodeError::Decode(e.to_string()))
     };
-    if reader()?.format().is_none() {
-        return Err(image_error("unrecognised image format".into()));
+    match reader()?.format() {
+        Some(image::ImageFormat::Jpeg) => {
+            edgeclip_io::jpeg::check_complete(bytes).map_err(DecodeError::Truncated)?
+        }
+        Some(image::ImageFormat::Png) => {}
+        other => return Err(DecodeError::Format(other)),
     }
-    let (w, h) = reader()?
+    let (width, height) = reader()?
         .into_dimensions()
-        .map_err(|e| image_error(e.to_string()))?;
-    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
-        return Err(image_error(format!(
-            "the image is {w}x{h}; at most {MAX_IMAGE_PIXELS} pixels are decoded"
-        )));
+        .map_err(|e| DecodeError::Decode(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            max_pixels,
+        });
     }
     let mut reader = reader()?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(w);
-    limits.max_image_height = Some(h);
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
     reader.limits(limits);
-    let decoded = reader.decode().map_err(|e| image_error(e.to_string()))?;
+    let decoded = reader
+        .decode()
+        .map_err(|e| DecodeError::Decode(e.to_string()))?;
     Ok(decoded.into_rgb8())
+}
+
+/// Decodes an image file to RGB8 with [`decode_rgb`] and [`MAX_IMAGE_PIXELS`],
+/// naming the file in errors (not an image, truncated, missing, too large).
+pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
+    let bytes =
+        edgeclip_io::read_limited(path, IMAGE_FILE_LIMIT).map_err(|e| Error::io(path, e))?;
+    decode_rgb(&bytes, MAX_IMAGE_PIXELS).map_err(|e| Error::Image {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `POST /v1/query`: texts scored against the newest frame or a posted image, with
 //! probabilities, the label store's best matches and, asked for, where-answers.
 
-use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
 use edgeclip::encoder::{ImageFeatures, PatchGrid};
-use edgeclip::preprocess::source_window;
+use edgeclip::preprocess::{decode_rgb, source_window, DecodeError};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -313,8 +312,8 @@ async fn picture(
     }
 }
 
-/// Base64 → JPEG or PNG → RGB8, refusing anything else and anything over
-/// `max_pixels` before its pixels are allocated.
+/// Base64 → JPEG or PNG → RGB8 ([`decode_rgb`]), refusing anything else and
+/// anything over `max_pixels` before its pixels are allocated.
 pub(crate) fn decode_image(data: &str, max_pixels: u64) -> Result<RgbImage, ApiError> {
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -324,45 +323,21 @@ pub(crate) fn decode_image(data: &str, max_pixels: u64) -> Result<RgbImage, ApiE
     let bytes = engine.decode(data.trim()).map_err(|e| {
         ApiError::invalid_image(format!("`image` is not base64 or \"latest\": {e}"))
     })?;
-    let reader = image::ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| ApiError::invalid_image(format!("reading the image: {e}")))?;
-    match reader.format() {
-        Some(image::ImageFormat::Jpeg | image::ImageFormat::Png) => {}
-        Some(other) => {
-            return Err(ApiError::invalid_image(format!(
-                "the image is {other:?}; send JPEG or PNG"
-            )))
-        }
-        None => {
-            return Err(ApiError::invalid_image(
-                "the data is not a JPEG or PNG image",
-            ))
-        }
-    }
-    if edgeclip_io::jpeg::is_jpeg(&bytes) {
-        edgeclip_io::jpeg::check_complete(&bytes)
-            .map_err(|e| ApiError::invalid_image(e.to_string()))?;
-    }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| ApiError::invalid_image(format!("reading the image header: {e}")))?;
-    if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(ApiError::invalid_image(format!(
-            "the image is {w}x{h}; this server takes at most {max_pixels} pixels"
-        )));
-    }
-    let mut reader = image::ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| ApiError::invalid_image(format!("reading the image: {e}")))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(w);
-    limits.max_image_height = Some(h);
-    reader.limits(limits);
-    let image = reader
-        .decode()
-        .map_err(|e| ApiError::invalid_image(format!("decoding the image: {e}")))?;
-    Ok(image.to_rgb8())
+    decode_rgb(&bytes, max_pixels).map_err(|e| {
+        ApiError::invalid_image(match e {
+            DecodeError::Format(None) => "the data is not a JPEG or PNG image".to_owned(),
+            DecodeError::Format(Some(other)) => format!("the image is {other:?}; send JPEG or PNG"),
+            DecodeError::TooLarge {
+                width,
+                height,
+                max_pixels,
+            } => format!(
+                "the image is {width}x{height}; this server takes at most {max_pixels} pixels"
+            ),
+            DecodeError::Decode(message) => format!("decoding the image: {message}"),
+            truncated @ DecodeError::Truncated(_) => truncated.to_string(),
+        })
+    })
 }
 
 /// The dense grid of `features`, or an internal error.
@@ -424,7 +399,7 @@ mod tests {
         assert!(e.message.contains("not a JPEG or PNG"), "{}", e.message);
         let mut png = Vec::new();
         RgbImage::new(20, 10)
-            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
         assert_eq!(decode_image(&b64, 200).unwrap().dimensions(), (20, 10));
