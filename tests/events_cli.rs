@@ -30,15 +30,7 @@ fn frames() -> tempfile::TempDir {
 }
 
 fn lines(out: &Output) -> Vec<Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    edgeclip_e2e::json_lines(out)
 }
 
 fn watch(frames: &Path, journal: &Path) -> Vec<Value> {

@@ -9,10 +9,18 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use edgeclip_e2e::{default_model, edgeclip, Server};
+use edgeclip_e2e::{default_model, edgeclip, json_lines, Server};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "0123456789abcdef-hostile";
+
+fn png_of(image: image::RgbImage) -> Vec<u8> {
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png
+}
 
 fn red_circle() -> std::path::PathBuf {
     default_model().join("samples/red_circle.png")
@@ -284,7 +292,7 @@ fn truncated_jpeg(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn a_truncated_jpeg_is_refused_by_the_cli_and_the_api() {
+fn a_truncated_jpeg_is_refused_by_the_cli_watch_and_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let cut = truncated_jpeg(dir.path());
     let out = edgeclip()
@@ -297,6 +305,34 @@ fn a_truncated_jpeg_is_refused_by_the_cli_and_the_api() {
     assert!(
         stderr.contains("cut.jpg") && stderr.contains("truncated"),
         "{stderr}"
+    );
+
+    // watch counts it as a bad frame, unless told to accept such files.
+    let totals = |accept: bool| -> Value {
+        let mut cmd = edgeclip();
+        cmd.args(["--json", "watch", "--labels", "red circle,blue square"])
+            .arg("--files")
+            .arg(&cut);
+        if accept {
+            cmd.arg("--accept-truncated-jpegs");
+        }
+        json_lines(&cmd.output().unwrap())
+            .into_iter()
+            .rfind(|e| e["type"] == "status")
+            .expect("a last status")["data"]
+            .clone()
+    };
+    let strict = totals(false);
+    assert_eq!(
+        (&strict["frames"], &strict["bad"]),
+        (&json!(0), &json!(1)),
+        "{strict}"
+    );
+    let lenient = totals(true);
+    assert_eq!(
+        (&lenient["frames"], &lenient["bad"]),
+        (&json!(1), &json!(0)),
+        "{lenient}"
     );
 
     let server = Server::start(&[], &[]);
@@ -324,6 +360,46 @@ fn a_truncated_jpeg_is_refused_by_the_cli_and_the_api() {
 }
 
 #[test]
+fn oversized_heads_are_refused_with_431_and_the_server_keeps_answering() {
+    let server = Server::start(&[], &[]);
+    let to = address(&server);
+    let head = |pad: usize| {
+        format!(
+            "GET /v1/health HTTP/1.1\r\nHost: edgeclip\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "p".repeat(pad)
+        )
+    };
+    // Over the API's 16 KiB but within the parser's buffer: the API's error JSON.
+    let (code, body, _) = request_from("127.0.0.1", to, &head(20 << 10));
+    assert_eq!(code, 431, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!(error["error"]["code"], "headers_too_large", "{error}");
+    // Over the parser's 64 KiB buffer: refused by the parser (a bare 431, or a reset
+    // when the close overtakes the rest of the head), the connection closed.
+    let mut stream = TcpStream::connect(to).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(head(80 << 10).as_bytes());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+    let long = format!(
+        "GET /v1/health?{} HTTP/1.1\r\nHost: edgeclip\r\nConnection: close\r\n\r\n",
+        "q".repeat(9 << 10)
+    );
+    let (code, body, _) = request_from("127.0.0.1", to, &long);
+    assert_eq!(code, 414, "{body}");
+    assert!(body.contains("uri_too_long"), "{body}");
+    let (code, body, _) = request_from("127.0.0.1", to, &head(0));
+    assert_eq!(code, 200, "{body}");
+}
+
+#[test]
 fn where_answers_stay_inside_images_one_pixel_wide() {
     let server = Server::start(&[], &[]);
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -331,11 +407,7 @@ fn where_answers_stay_inside_images_one_pixel_wide() {
         .build()
         .into();
     for (w, h) in [(1u32, 1u32), (1, 4000), (4000, 1)] {
-        let image = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30]));
-        let mut png = Vec::new();
-        image::DynamicImage::ImageRgb8(image)
-            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .unwrap();
+        let png = png_of(image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30])));
         let body = json!({
             "texts": ["a photo of a red circle."],
             "image": base64::engine::general_purpose::STANDARD.encode(&png),
@@ -675,4 +747,119 @@ fn images_over_the_pixel_limit_are_refused_before_decoding_by_every_command() {
             "{command:?}: {said}"
         );
     }
+}
+
+#[test]
+fn pixel_limits_follow_the_board_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // rpi4's profile budgets 1024 MiB: a one-image command decodes at most half of
+    // it at 12 bytes per pixel, 44,739,242 pixels; 7000x7000 is over that.
+    let large = dir.path().join("large.png");
+    std::fs::write(&large, png_header_only(7_000, 7_000)).unwrap();
+    let out = edgeclip()
+        .args(["--board", "rpi4", "classify", "--labels", "a,b"])
+        .arg(&large)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("7000x7000") && said.contains("44739242"),
+        "{said}"
+    );
+
+    // serve gives posted images a quarter, over two decodes: 11,184,810 pixels.
+    let server = Server::start(&["--board", "rpi4"], &[]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |png: &[u8]| -> Value {
+        let body = json!({
+            "texts": ["a photo of a red circle."],
+            "image": base64::engine::general_purpose::STANDARD.encode(png),
+        });
+        let mut answer = agent
+            .post(&format!("{}/v1/query", server.url))
+            .send_json(&body)
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 422);
+        answer.body_mut().read_json().unwrap()
+    };
+    let over = post(&png_header_only(4_000, 3_000));
+    assert!(over.to_string().contains("11184810"), "{over}");
+    // Within the limit, the header-only file gets as far as the decoder.
+    let within = post(&png_header_only(3_000, 3_000));
+    assert!(!within.to_string().contains("11184810"), "{within}");
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn parallel_large_posts_are_decoded_two_at_a_time() {
+    // 16 clients post an 11-Mpixel PNG at once (33 MB each once decoded). Decoded
+    // all at once they would take 528 MB; two at a time, about 67 MB.
+    let png = png_of(image::RgbImage::from_fn(3_800, 2_900, |x, y| {
+        image::Rgb([(x / 200) as u8 * 12, (y / 200) as u8 * 16, 90])
+    }));
+    let body = json!({
+        "texts": ["a photo of a red circle."],
+        "image": base64::engine::general_purpose::STANDARD.encode(&png),
+    })
+    .to_string();
+    let server = Server::start(
+        &["--max-image-pixels", "12000000", "--max-body", "67108864"],
+        &[],
+    );
+    let pid = server.child.id();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into();
+    let send = || {
+        agent
+            .post(&format!("{}/v1/query", server.url))
+            .header("content-type", "application/json")
+            .send(&body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(send(), 200, "one post alone");
+    let before = peak_rss_kib(pid);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16).map(|_| scope.spawn(send)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let after = peak_rss_kib(pid);
+    eprintln!(
+        "peak RSS {} MiB after one post, {} MiB after 16 at once ({statuses:?})",
+        before / 1024,
+        after / 1024
+    );
+    // The request timeout (10 s) may refuse some of the waiting ones; none may fail
+    // otherwise.
+    assert!(
+        statuses.iter().all(|s| [200, 408].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&200));
+    // Two decodes and their images (2 x 33 MB) plus bodies; decoded all at once they
+    // grew it by 420 MiB.
+    assert!(
+        after.saturating_sub(before) < 200 * 1024,
+        "peak RSS grew from {before} KiB to {after} KiB"
+    );
 }

@@ -160,3 +160,17 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The JSON lines a finished `edgeclip --json ...` printed, after checking that it
+/// succeeded (its stderr is the failure message).
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}

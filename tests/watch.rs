@@ -60,15 +60,7 @@ fn watch(dir: &Path, extra: &[&str]) -> Output {
 }
 
 fn events(out: &Output) -> Vec<Value> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
+    edgeclip_e2e::json_lines(out)
 }
 
 /// (type, label, frame of the event's first or last sighting)

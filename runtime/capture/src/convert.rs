@@ -115,12 +115,24 @@ fn clamp8(v: i32) -> u8 {
 #[derive(Debug, Clone, Default)]
 pub struct Converter {
     limits: Limits,
+    accept_truncated: bool,
 }
 
 impl Converter {
     /// A converter with these size limits.
     pub fn with_limits(limits: Limits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            accept_truncated: false,
+        }
+    }
+
+    /// Decodes MJPEG frames that end without their end-of-image marker (the
+    /// decoder fills what is missing with grey) instead of refusing them: for
+    /// cameras that send every frame that way.
+    pub fn accept_truncated_jpegs(mut self, accept: bool) -> Self {
+        self.accept_truncated = accept;
+        self
     }
 
     /// The size limits.
@@ -237,7 +249,7 @@ impl Converter {
         }
         // A frame without its end-of-image marker was cut short, and the decoder
         // would fill what is missing with grey.
-        if edgeclip_io::jpeg::check_complete(data).is_err() {
+        if !self.accept_truncated && edgeclip_io::jpeg::check_complete(data).is_err() {
             return Err(ConvertError::TruncatedJpeg { len });
         }
         let l = self.limits;
@@ -533,6 +545,27 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(e, ConvertError::CorruptJpeg { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_truncated_mjpeg_frame_is_refused_unless_accepted() {
+        let picture =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode_image(&picture)
+            .unwrap();
+        let cut = &jpeg[..jpeg.len() * 3 / 4];
+        let mut out = Vec::new();
+        let e = Converter::default()
+            .to_rgb8(&frame(PixelFormat::Mjpeg, 0, 0, 0, cut), &mut out)
+            .unwrap_err();
+        assert!(matches!(e, ConvertError::TruncatedJpeg { .. }), "{e}");
+        let lenient = Converter::default().accept_truncated_jpegs(true);
+        let size = lenient
+            .to_rgb8(&frame(PixelFormat::Mjpeg, 0, 0, 0, cut), &mut out)
+            .unwrap();
+        assert_eq!((size, out.len()), ((64, 48), 64 * 48 * 3));
     }
 
     #[test]

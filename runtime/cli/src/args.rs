@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// Files: start again after the last one.
     #[arg(long = "loop", requires = "files")]
     pub looped: bool,
+    /// Decode JPEG files and MJPEG camera frames that end without their end-of-image
+    /// marker (the missing part comes out grey) instead of counting them as bad
+    /// frames: for cameras that send every frame that way.
+    #[arg(long)]
+    pub accept_truncated_jpegs: bool,
     /// The label store queries may be compared against, and that `/v1/labels` edits.
     #[arg(long, value_name = "FILE.emb")]
     pub store: Option<PathBuf>,
@@ -205,6 +210,11 @@ pub struct ServeArgs {
     /// Text embeddings kept in the cache.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub text_cache: usize,
+    /// Largest posted image in pixels, refused before it is decoded (default: what
+    /// keeps two decodes within a quarter of the board profile's memory budget, at
+    /// most 64 million).
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_image_pixels: Option<u64>,
     /// The neutral text where-answers are contrasted with.
     #[arg(long, value_name = "TEXT", default_value = edgeclip_serve::config::DEFAULT_WHERE_BACKGROUND)]
     pub where_background: String,
@@ -456,6 +466,11 @@ pub struct WatchArgs {
     /// Files: start again after the last one.
     #[arg(long = "loop", requires = "files")]
     pub looped: bool,
+    /// Decode JPEG files and MJPEG camera frames that end without their end-of-image
+    /// marker (the missing part comes out grey) instead of counting them as bad
+    /// frames: for cameras that send every frame that way.
+    #[arg(long)]
+    pub accept_truncated_jpegs: bool,
     /// The labels.
     #[command(flatten)]
     pub labels: LabelArgs,

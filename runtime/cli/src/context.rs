@@ -122,6 +122,22 @@ impl Ctx {
         }
     }
 
+    /// The board profile's memory budget in bytes, when a profile applies.
+    pub fn memory_budget(&self) -> Option<u64> {
+        let board = self.board().ok()?;
+        Some(u64::from(board.profile.memory.budget_mb) << 20)
+    }
+
+    /// The most pixels a one-image command decodes: half the board's memory budget
+    /// (the model and the rest take the other half), at most
+    /// [`edgeclip::preprocess::MAX_IMAGE_PIXELS`].
+    pub fn image_pixel_limit(&self) -> u64 {
+        match self.memory_budget() {
+            Some(bytes) => edgeclip::preprocess::pixels_within(bytes / 2, 1),
+            None => edgeclip::preprocess::MAX_IMAGE_PIXELS,
+        }
+    }
+
     /// The board profile `--board` names, or the one detected here.
     pub fn board(&self) -> Result<&Detection> {
         self.board_profile

@@ -439,6 +439,18 @@ pub const IMAGE_FILE_LIMIT: edgeclip_io::Limit =
 /// allocated instead of taking gigabytes.
 pub const MAX_IMAGE_PIXELS: u64 = 64_000_000;
 
+/// Peak bytes per pixel while an image is decoded to RGB8: the decoder's own
+/// buffer in the file's layout (up to 8 for a 16-bit RGBA PNG; a progressive
+/// JPEG's coefficients take 6) plus the RGB8 copy (3), rounded up.
+pub const DECODE_BYTES_PER_PIXEL: u64 = 12;
+
+/// The pixel limit that keeps `at_once` decodes running together within `bytes` of
+/// memory, and within [`MAX_IMAGE_PIXELS`]: how a board's memory budget becomes
+/// the decoders' limit.
+pub fn pixels_within(bytes: u64, at_once: u64) -> u64 {
+    (bytes / DECODE_BYTES_PER_PIXEL / at_once.max(1)).min(MAX_IMAGE_PIXELS)
+}
+
 /// Why image bytes were not decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
@@ -527,9 +539,14 @@ pub fn decode_rgb(
 /// Decodes an image file to RGB8 with [`decode_rgb`] and [`MAX_IMAGE_PIXELS`],
 /// naming the file in errors (not an image, truncated, missing, too large).
 pub fn load_rgb(path: &Path) -> Result<image::RgbImage> {
+    load_rgb_within(path, MAX_IMAGE_PIXELS)
+}
+
+/// [`load_rgb`] with a pixel limit of its own (see [`pixels_within`]).
+pub fn load_rgb_within(path: &Path, max_pixels: u64) -> Result<image::RgbImage> {
     let bytes =
         edgeclip_io::read_limited(path, IMAGE_FILE_LIMIT).map_err(|e| Error::io(path, e))?;
-    decode_rgb(&bytes, MAX_IMAGE_PIXELS).map_err(|e| Error::Image {
+    decode_rgb(&bytes, max_pixels).map_err(|e| Error::Image {
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -104,6 +104,10 @@ pub(crate) struct SeqRule {
     pub first: u64,
     /// The previous record of the segment, if any: the next one is above it.
     pub prev: Option<u64>,
+    /// The next segment's first sequence number, when there is one: every record
+    /// of this segment is below it (the writer starts a segment after the last
+    /// record it wrote), so a record at or above it is not this segment's.
+    pub below: Option<u64>,
 }
 
 /// Reads the frame starting `remaining` bytes before the end of the file from `r`,
@@ -151,6 +155,11 @@ pub(crate) fn read_frame(r: &mut impl Read, remaining: u64, rule: SeqRule) -> io
             "seq {seq} does not follow the previous record's {prev}"
         )));
     }
+    if let Some(next) = rule.below.filter(|&n| seq >= n) {
+        return Ok(Frame::Corrupt(format!(
+            "seq {seq} is at or above the next segment's first seq {next}"
+        )));
+    }
     Ok(Frame::Record(Record {
         seq,
         time_ms,
@@ -182,7 +191,11 @@ pub(crate) fn resync(bytes: &[u8], rule: SeqRule) -> Option<usize> {
         }
         let len = u32_at(frame, 0) as usize;
         let seq = u64_at(frame, 4);
-        if len > MAX_PAYLOAD || seq < floor || seq - floor >= RESYNC_SEQ_WINDOW {
+        if len > MAX_PAYLOAD
+            || seq < floor
+            || seq - floor >= RESYNC_SEQ_WINDOW
+            || rule.below.is_some_and(|next| seq >= next)
+        {
             return false;
         }
         let Some(payload) = frame.get(head_len..head_len + len) else {
@@ -221,6 +234,7 @@ mod tests {
     const ANY: SeqRule = SeqRule {
         first: 0,
         prev: None,
+        below: None,
     };
 
     fn frame(seq: u64, time_ms: u64, payload: &[u8]) -> Vec<u8> {
@@ -283,6 +297,7 @@ mod tests {
         let rule = SeqRule {
             first: 1,
             prev: Some(6),
+            below: None,
         };
         for i in 0..second_at {
             for bit in [0x01, 0x80] {
@@ -306,7 +321,8 @@ mod tests {
                 &bytes,
                 SeqRule {
                     first: 1,
-                    prev: Some(9)
+                    prev: Some(9),
+                    below: None,
                 }
             ),
             None
@@ -342,18 +358,29 @@ mod tests {
         let below = SeqRule {
             first: 6,
             prev: None,
+            below: None,
         };
         assert!(matches!(read(&bytes, below), Frame::Corrupt(r) if r.contains("below")));
         let repeat = SeqRule {
             first: 0,
             prev: Some(5),
+            below: None,
         };
         assert!(matches!(read(&bytes, repeat), Frame::Corrupt(r) if r.contains("follow")));
         let ok = SeqRule {
             first: 5,
             prev: Some(4),
+            below: None,
         };
         assert!(matches!(read(&bytes, ok), Frame::Record(_)));
+        let next_segments = SeqRule {
+            first: 5,
+            prev: Some(4),
+            below: Some(5),
+        };
+        assert!(
+            matches!(read(&bytes, next_segments), Frame::Corrupt(r) if r.contains("next segment"))
+        );
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl Reader {
             let Some(seg) = segs.get(index) else {
                 return Ok(None);
             };
-            if let Some(cur) = Current::open(seg.clone())? {
+            if let Some(cur) = Current::open(seg.clone(), &segs)? {
                 return Ok(Some(cur));
             }
         }
@@ -190,7 +190,7 @@ impl Reader {
                 }
                 return self.skip_damage(reason);
             }
-            self.cur = Current::open(next.clone())?;
+            self.cur = Current::open(next.clone(), &segs)?;
             return Ok(AtEnd::Again);
         }
         if torn && !self.strict {
@@ -234,7 +234,7 @@ impl Reader {
                     return Ok(AtEnd::Wait);
                 };
                 let bytes = cur.len.saturating_sub(offset);
-                self.cur = Current::open(next.clone())?;
+                self.cur = Current::open(next.clone(), &segs)?;
                 bytes
             }
         };
@@ -275,11 +275,20 @@ struct Current {
     len: u64,
     /// The seq of the last record read from this segment.
     prev: Option<u64>,
+    /// The first seq of the segment after this one when it was opened, which
+    /// this one's records stay below (see [`SeqRule::below`]).
+    below: Option<u64>,
 }
 
 impl Current {
-    /// Opens `seg` past its header; `None` when it no longer exists.
-    fn open(seg: SegmentFile) -> Result<Option<Current>, JournalError> {
+    /// Opens `seg`, one of the folder's segments `segs`, past its header; `None`
+    /// when it no longer exists.
+    fn open(seg: SegmentFile, segs: &[SegmentFile]) -> Result<Option<Current>, JournalError> {
+        let below = segs
+            .iter()
+            .map(|s| s.first_seq)
+            .filter(|&first| first > seg.first_seq)
+            .min();
         let file = match File::open(&seg.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -294,6 +303,7 @@ impl Current {
             offset: HEADER_LEN,
             len,
             prev: None,
+            below,
         }))
     }
 
@@ -314,6 +324,7 @@ impl Current {
         let rule = SeqRule {
             first: self.seg.first_seq,
             prev: self.prev,
+            below: self.below,
         };
         let remaining = self.len.saturating_sub(self.offset);
         let frame =
@@ -340,6 +351,7 @@ impl Current {
         let rule = SeqRule {
             first: self.seg.first_seq,
             prev: self.prev,
+            below: self.below,
         };
         let skip = format::resync(&rest, rule).map(|k| k as u64);
         if let Some(k) = skip {

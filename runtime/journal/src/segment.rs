@@ -168,9 +168,11 @@ pub(crate) fn scan(file: &mut File, seg: &SegmentFile) -> Result<Scan, JournalEr
     };
     let mut offset = HEADER_LEN;
     loop {
+        // The newest segment, which the writer scans, has no next one.
         let rule = SeqRule {
             first: seg.first_seq,
             prev: scan.last_seq,
+            below: None,
         };
         let reason =
             match format::read_frame(&mut r, file_len - offset, rule).map_err(io_at(path))? {

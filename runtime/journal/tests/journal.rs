@@ -167,6 +167,52 @@ fn a_flipped_bit_in_the_newest_segment_loses_only_its_record() {
 }
 
 #[test]
+fn records_an_older_segment_holds_past_the_next_one_never_hide_new_records() {
+    // Segment 1 holds records 1..=10; a segment that says it starts at 6 follows,
+    // its only record damaged. Its name claims 6..: the older segment's 6..=10
+    // are not in their place, and the writer, which numbers on from the newest
+    // segment, will write a 6 of its own.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 10, 1 << 20);
+    let other = tempfile::tempdir().unwrap();
+    {
+        let mut j = Journal::open(other.path(), config(1 << 20)).unwrap();
+        j.append(6, 60, b"damaged below").unwrap();
+    }
+    let newest = segments(other.path()).pop().unwrap();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(dir.path().join(newest.file_name().unwrap()), &bytes).unwrap();
+
+    let mut j = Journal::open(dir.path(), config(1 << 20)).unwrap();
+    assert_eq!(j.last_seq(), 5);
+    j.append(6, 61, b"written after recovery").unwrap();
+    drop(j);
+    let mut r = Reader::open(dir.path()).unwrap();
+    let mut read = Vec::new();
+    while let Some(rec) = r.next().unwrap() {
+        read.push(rec);
+    }
+    let seqs: Vec<u64> = read.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(read[5].payload, b"written after recovery");
+    let skipped = (6..=10).map(frame_len).sum::<u64>();
+    assert_eq!(
+        r.skipped().bytes,
+        skipped,
+        "records 6..=10 of segment 1, reported"
+    );
+
+    let mut strict = Reader::open(dir.path()).unwrap().strict(true);
+    for _ in 1..=5 {
+        strict.next().unwrap();
+    }
+    let e = strict.next().unwrap_err().to_string();
+    assert!(e.contains("next segment's first seq 6"), "{e}");
+}
+
+#[test]
 fn empty_short_and_zeroed_newest_segments_are_removed_and_numbering_goes_on() {
     for tail in [
         &[][..],

@@ -10,14 +10,16 @@
 //! directory, a recording, raw frames on stdin); [`Watch::run_mailbox`] takes the
 //! newest frame a capture thread published (a live camera). Both end on the stop
 //! flag, a frame or time limit, the end of the source or a closed output, and emit
-//! a last status. `edgeclip watch` builds one from flags and a TOML file.
+//! a last status. `edgeclip watch` builds one from flags and a [`SettingsFile`].
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod settings;
 pub mod sinks;
 pub mod watch;
 
 pub use config::{Mode, TrackTable, WatchConfig, WatchTable};
+pub use settings::SettingsFile;
 pub use sinks::{Fanout, JournalSink};
 pub use watch::{
     Ended, FrameOutcome, Limits, SourceState, Totals, Watch, WatchError, WatchErrorKind,

@@ -225,6 +225,8 @@ pub struct Watch {
     started: Instant,
     last_status: Instant,
     delivered_at_status: u64,
+    /// `totals.bad` when the last status was emitted.
+    bad_at_status: u64,
 }
 
 impl Watch {
@@ -267,6 +269,7 @@ impl Watch {
             started: now,
             last_status: now,
             delivered_at_status: 0,
+            bad_at_status: 0,
         })
     }
 
@@ -274,6 +277,12 @@ impl Watch {
     /// numbering (and the ids' order) continues across restarts.
     pub fn continue_after(&mut self, seq: u64) {
         self.stamps.seq = self.stamps.seq.max(seq);
+    }
+
+    /// Decodes MJPEG frames that end without their end-of-image marker instead of
+    /// counting them as bad: for cameras that send every frame that way.
+    pub fn accept_truncated_jpegs(&mut self, accept: bool) {
+        self.converter = self.converter.clone().accept_truncated_jpegs(accept);
     }
 
     /// The label set frames are scored against.
@@ -444,6 +453,7 @@ impl Watch {
         self.stages = Stages::default();
         self.last_status = Instant::now();
         self.delivered_at_status = delivered;
+        self.bad_at_status = self.totals.bad;
     }
 
     fn limit_reached(&self, limits: &Limits) -> bool {
@@ -557,9 +567,11 @@ impl Watch {
         Ok(ended)
     }
 
-    /// The last status of a run (when statuses are on), then a flush.
+    /// The last status of a run (when statuses are on and something happened since
+    /// the previous one: frames, or only bad ones), then a flush.
     fn finish(&mut self, delivered: u64, sink: &mut dyn Sink) {
-        if self.config.status_every_s > 0.0 && self.stages.frames > 0 {
+        let news = self.stages.frames > 0 || self.totals.bad > self.bad_at_status;
+        if self.config.status_every_s > 0.0 && news {
             self.status(delivered, sink);
         }
         if let Err(e) = sink.flush() {

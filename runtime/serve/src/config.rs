@@ -27,7 +27,11 @@ pub struct ServeConfig {
     /// Longest time a request may take, reading its body included.
     pub request_timeout: Duration,
     /// Largest posted image, in pixels, checked before it is decoded.
+    /// [`ServeConfig::image_pixels_for_budget`] sizes it to a board's memory.
     pub max_image_pixels: u64,
+    /// Posted images decoded at once; more wait their turn, so that the decoders'
+    /// memory is at most this many images at the pixel limit.
+    pub max_decodes: usize,
     /// Text embeddings kept in the LRU cache.
     pub text_cache: usize,
     /// Where-answers score each patch by its cosine with the query minus its cosine
@@ -58,6 +62,7 @@ impl Default for ServeConfig {
             burst: NonZeroU32::new(100).expect("non-zero"),
             request_timeout: Duration::from_secs(10),
             max_image_pixels: 40_000_000,
+            max_decodes: 2,
             text_cache: 4096,
             where_background: DEFAULT_WHERE_BACKGROUND.to_owned(),
             connections: ConnectionLimits::default(),
@@ -68,6 +73,13 @@ impl Default for ServeConfig {
 }
 
 impl ServeConfig {
+    /// The pixel limit that keeps [`ServeConfig::max_decodes`] posted images being
+    /// decoded at once within a quarter of a board's memory budget of `budget_bytes`
+    /// (the models, label store, frames and request bodies share the rest).
+    pub fn image_pixels_for_budget(&self, budget_bytes: u64) -> u64 {
+        edgeclip::preprocess::pixels_within(budget_bytes / 4, self.max_decodes as u64)
+    }
+
     /// Refuses settings the server must not start with: a non-loopback address
     /// without a token (TLS or not: TLS hides the token on the wire, it does not
     /// replace it), an empty token, zero limits.
@@ -89,8 +101,15 @@ impl ServeConfig {
             }
             _ => {}
         }
-        if self.body_limit == 0 || self.max_image_pixels == 0 || self.text_cache == 0 {
-            return Err("body limit, image pixel limit and text cache must be above 0".into());
+        if self.body_limit == 0
+            || self.max_image_pixels == 0
+            || self.max_decodes == 0
+            || self.text_cache == 0
+        {
+            return Err(
+                "body limit, image pixel limit, decodes at once and text cache must be above 0"
+                    .into(),
+            );
         }
         if self.where_background.trim().is_empty() {
             return Err("the where-answer background text is empty".into());

@@ -152,9 +152,11 @@ impl FrameSlot {
 /// converter refuses) is counted in [`FrameSlot::bad_frames`] and skipped, a timeout
 /// is waited out again, and an error only reopening could answer ends the feed with
 /// the state `failed: …` (a camera is opened through `Reconnecting`, which reopens it
-/// itself).
+/// itself). `converter` turns camera frames to RGB (its limits, and whether
+/// truncated MJPEG frames are accepted).
 pub fn spawn_feed(
     mut source: Box<dyn FrameSource + Send>,
+    converter: Converter,
     slot: Arc<FrameSlot>,
     stop: Arc<AtomicBool>,
     events: Option<Receiver<CameraEvent>>,
@@ -170,7 +172,7 @@ pub fn spawn_feed(
             let mut sink = SlotSink {
                 slot: &slot,
                 events,
-                converter: Converter::default(),
+                converter,
                 rgb: Vec::new(),
                 spare: None,
             };
@@ -320,7 +322,8 @@ mod tests {
         let slot = Arc::new(FrameSlot::new(SourceKind::Files));
         let source = Box::new(ImageFiles::open(dir.path()).unwrap());
         let stop = Arc::new(AtomicBool::new(false));
-        let feed = spawn_feed(source, slot.clone(), stop, None, None).unwrap();
+        let feed =
+            spawn_feed(source, Converter::default(), slot.clone(), stop, None, None).unwrap();
         feed.join().unwrap();
         assert_eq!(slot.state(), "ended");
         assert_eq!((slot.frames(), slot.bad_frames()), (2, 1));
@@ -335,7 +338,15 @@ mod tests {
         let source = Box::new(ImageFiles::open(dir.path()).unwrap().looped(true));
         let stop = Arc::new(AtomicBool::new(false));
         let pace = Duration::from_millis(20);
-        let feed = spawn_feed(source, slot.clone(), stop.clone(), None, Some(pace)).unwrap();
+        let feed = spawn_feed(
+            source,
+            Converter::default(),
+            slot.clone(),
+            stop.clone(),
+            None,
+            Some(pace),
+        )
+        .unwrap();
         wait_for("the first frame", || slot.frames() > 0);
         let (first, started) = (slot.frames(), Instant::now());
         std::thread::sleep(Duration::from_millis(200));
@@ -415,7 +426,15 @@ mod tests {
         let slot = Arc::new(FrameSlot::new(SourceKind::Camera));
         assert_eq!(slot.state(), "starting");
         let stop = Arc::new(AtomicBool::new(false));
-        let feed = spawn_feed(source, slot.clone(), stop, Some(rx), None).unwrap();
+        let feed = spawn_feed(
+            source,
+            Converter::default(),
+            slot.clone(),
+            stop,
+            Some(rx),
+            None,
+        )
+        .unwrap();
         wait_for("the opened state", || {
             slot.state() == "streaming (RGB3 2x2)"
         });

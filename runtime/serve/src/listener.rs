@@ -37,6 +37,17 @@ use crate::tls::TlsAcceptor;
 /// the log and the listener itself need some.
 const RESERVED_DESCRIPTORS: u64 = 64;
 
+/// The HTTP parser's read buffer per connection, which bounds a request head: four
+/// times [`crate::api::MAX_HEAD_BYTES`], so that a head over the API's limit but
+/// within this reaches the router and is refused in the API's error JSON; a larger
+/// one is refused by the parser with a bare 431. Times the connection cap, this is
+/// the most memory slow clients can hold in heads (512 × 64 KiB = 32 MiB).
+pub const HEAD_BUFFER: usize = 64 << 10;
+
+/// Header fields the HTTP parser accepts before refusing with a bare 431: four times
+/// [`crate::api::MAX_HEADERS`], for the same reason.
+const PARSED_HEADERS: usize = 256;
+
 /// How many connections, from whom, for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -294,6 +305,8 @@ impl Connection {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.limits.head_timeout)
+            .max_buf_size(HEAD_BUFFER)
+            .max_headers(PARSED_HEADERS)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         if let Err(e) = self.watcher.watch(connection).await {
             log::debug!("connection from {peer}: {e}");

@@ -41,6 +41,8 @@ pub struct AppState {
     latest: tokio::sync::Mutex<Option<(u64, Arc<ImageFeatures>)>>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_image_pixels: u64,
+    /// One permit per posted image being decoded (see [`ServeConfig::max_decodes`]).
+    pub(crate) decodes: tokio::sync::Semaphore,
     /// The text where-grids are contrasted with (see [`ServeConfig::where_background`]).
     pub(crate) where_background: String,
     pub(crate) started: Instant,
@@ -98,6 +100,7 @@ impl AppState {
             latest: tokio::sync::Mutex::new(None),
             metrics,
             max_image_pixels: config.max_image_pixels,
+            decodes: tokio::sync::Semaphore::new(config.max_decodes),
             where_background: config.where_background.clone(),
             started: Instant::now(),
             stale_after: config.stale_after,

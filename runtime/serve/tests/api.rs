@@ -819,6 +819,45 @@ async fn a_body_over_the_limit_is_refused_with_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_targets_and_large_heads_are_refused_in_the_error_json() {
+    let app = bare().default_app();
+    let long = format!("/v1/health?pad={}", "a".repeat(9000));
+    send(&app, get(&long, "/v1/health"))
+        .await
+        .error(StatusCode::URI_TOO_LONG, "uri_too_long");
+
+    let mut many = get("/v1/health", "/v1/health");
+    for i in 0..65 {
+        many.request.headers_mut().insert(
+            header::HeaderName::try_from(format!("x-pad-{i}")).expect("a header name"),
+            HeaderValue::from_static("1"),
+        );
+    }
+    send(&app, many).await.error(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    );
+
+    let mut large = get("/v1/health", "/v1/health");
+    large.request.headers_mut().insert(
+        "x-pad",
+        HeaderValue::try_from("b".repeat(17 << 10)).expect("a header value"),
+    );
+    send(&app, large).await.error(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    );
+
+    // Just under the limits still passes.
+    let mut fine = get("/v1/health", "/v1/health");
+    fine.request.headers_mut().insert(
+        "x-pad",
+        HeaderValue::try_from("b".repeat(15 << 10)).expect("a header value"),
+    );
+    assert_eq!(send(&app, fine).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_over_its_burst_is_told_when_to_retry() {
     let config = ServeConfig {
         rate_per_second: NonZeroU32::new(1).expect("non-zero"),

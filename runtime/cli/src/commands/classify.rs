@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgeclip::encoder::ImageEncoder;
-use edgeclip::preprocess::load_rgb;
+use edgeclip::preprocess::load_rgb_within;
 
 use super::{is_input_error, label_source};
 use crate::args::ClassifyArgs;
@@ -17,10 +17,11 @@ pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
     let bias = if args.tags { args.bias } else { 0.0 };
     let mut set = label_source::open(ctx, &args.labels, &package)?.with_bias(bias);
     let mut images = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
+    let max_pixels = ctx.image_pixel_limit();
     let mut failed = false;
     for path in &args.images {
         let shown = path.display().to_string();
-        let emb = match embed_one(&mut images, path) {
+        let emb = match embed_one(&mut images, path, max_pixels) {
             Ok(emb) => emb,
             Err(err) if !is_input_error(&err) => return Err(err.into()),
             Err(err) => {
@@ -58,7 +59,8 @@ pub fn run(ctx: &mut Ctx, args: ClassifyArgs) -> Result<Outcome> {
 fn embed_one(
     images: &mut ImageEncoder,
     path: &Path,
+    max_pixels: u64,
 ) -> edgeclip::Result<edgeclip::embedding::Embeddings> {
-    let img = load_rgb(path)?;
+    let img = load_rgb_within(path, max_pixels)?;
     images.embed_images(std::slice::from_ref(&img))
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use edgeclip::encoder::{ImageEncoder, ImageFeatures, TextEncoder};
-use edgeclip::preprocess::load_rgb;
+use edgeclip::preprocess::load_rgb_within;
 use edgeclip_depth::{DepthConfig, DepthHead, DepthMap};
 
 use super::{is_input_error, ms_since};
@@ -37,11 +37,12 @@ pub fn run(ctx: &mut Ctx, args: DepthArgs) -> Result<Outcome> {
     let mut features = ImageFeatures::new();
     let mut mirrored = ImageFeatures::new();
     let mut mirrored_rgb = Vec::new();
+    let max_pixels = ctx.image_pixel_limit();
     let mut failed = false;
     for path in &args.images {
         let shown = path.display().to_string();
         let started = Instant::now();
-        let image = match load_rgb(path) {
+        let image = match load_rgb_within(path, max_pixels) {
             Ok(image) => image,
             Err(err) if !is_input_error(&err) => return Err(err.into()),
             Err(err) => {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgeclip::encoder::{ImageEncoder, TextEncoder};
-use edgeclip::preprocess::load_rgb;
+use edgeclip::preprocess::load_rgb_within;
 
 use super::is_input_error;
 use crate::args::{EmbedArgs, EmbedKind};
@@ -28,8 +28,10 @@ pub fn run(ctx: &mut Ctx, args: EmbedArgs) -> Result<Outcome> {
         }
         EmbedKind::Image => {
             let mut enc = ImageEncoder::open(&package, ctx.engine()?, ctx.precision)?;
+            let max_pixels = ctx.image_pixel_limit();
             for input in &args.inputs {
-                match load_rgb(Path::new(input)).and_then(|img| enc.embed_images(&[img])) {
+                let image = load_rgb_within(Path::new(input), max_pixels);
+                match image.and_then(|img| enc.embed_images(&[img])) {
                     Ok(emb) => ctx.out.print(&Record::Embedding {
                         input,
                         embedding: emb.row(0),

@@ -7,7 +7,9 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use edgeclip_capture::{parse_size, Backoff, FrameSource, ImageFiles, RawFrames, Reconnecting};
+use edgeclip_capture::{
+    parse_size, Backoff, Converter, FrameSource, ImageFiles, RawFrames, Reconnecting,
+};
 use edgeclip_io::Limit;
 use edgeclip_serve::listener::ConnectionLimits;
 use edgeclip_serve::tls::TlsFiles;
@@ -21,7 +23,7 @@ use crate::output::Record;
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<Outcome> {
-    let config = config(&args)?;
+    let config = config(&args, ctx.memory_budget())?;
     config.validate().map_err(ServeError::Config)?;
     let package = ctx.package()?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -73,7 +75,9 @@ pub fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn config(args: &ServeArgs) -> Result<ServeConfig> {
+/// The server's settings from the flags; the posted-image pixel limit from the
+/// board's memory budget (in bytes) unless a flag sets it.
+fn config(args: &ServeArgs, memory_budget: Option<u64>) -> Result<ServeConfig> {
     let token = match &args.token_file {
         Some(path) => Some(read_token(path)?),
         None => std::env::var("EDGECLIP_TOKEN")
@@ -82,7 +86,7 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
     };
     let positive =
         |n: u32, flag: &str| NonZeroU32::new(n).ok_or_else(|| anyhow!("{flag} must be at least 1"));
-    Ok(ServeConfig {
+    let mut config = ServeConfig {
         bind: args.bind,
         token,
         body_limit: args.max_body,
@@ -107,7 +111,13 @@ fn config(args: &ServeArgs) -> Result<ServeConfig> {
             .zip(args.tls_key.clone())
             .map(|(cert, key)| TlsFiles { cert, key }),
         ..ServeConfig::default()
-    })
+    };
+    config.max_image_pixels = match (args.max_image_pixels, memory_budget) {
+        (Some(pixels), _) => pixels,
+        (None, Some(bytes)) => config.image_pixels_for_budget(bytes),
+        (None, None) => config.max_image_pixels,
+    };
+    Ok(config)
 }
 
 /// A token file holds one line; anything much larger is not one.
@@ -142,7 +152,9 @@ fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSl
             // The camera sets its own pace.
             (SourceKind::Camera, Box::new(camera), Some(rx), None)
         } else if let Some(spec) = &args.files {
-            let files = ImageFiles::open(spec)?.looped(args.looped);
+            let files = ImageFiles::open(spec)?
+                .looped(args.looped)
+                .accept_truncated_jpegs(args.accept_truncated_jpegs);
             let looped_pace = Duration::from_secs_f64(1.0 / LOOPED_FILES_FPS);
             let pace = pace.or(args.looped.then_some(looped_pace));
             (SourceKind::Files, Box::new(files), None, pace)
@@ -154,7 +166,8 @@ fn start_source(args: &ServeArgs, stop: &Arc<AtomicBool>) -> Result<(Arc<FrameSl
             return Ok((Arc::new(FrameSlot::new(SourceKind::None)), None));
         };
     let slot = Arc::new(FrameSlot::new(kind));
-    let feed = spawn_feed(source, slot.clone(), stop.clone(), events, pace)
+    let converter = Converter::default().accept_truncated_jpegs(args.accept_truncated_jpegs);
+    let feed = spawn_feed(source, converter, slot.clone(), stop.clone(), events, pace)
         .context("starting the capture thread")?;
     Ok((slot, Some(feed)))
 }
@@ -191,7 +204,7 @@ mod tests {
             flag in prop::sample::select(vec![
                 "--timeout", "--head-timeout", "--stale-after", "--fps", "--rate",
                 "--burst", "--max-body", "--text-cache", "--max-connections",
-                "--max-connections-per-client",
+                "--max-connections-per-client", "--max-image-pixels",
             ]),
             value in typed_number(),
         ) {
@@ -202,7 +215,7 @@ mod tests {
                 Err(e) => prop_assert!(e.to_string().contains(flag), "{e}"),
                 Ok(cli) => {
                     let Command::Serve(args) = cli.command else { unreachable!() };
-                    if let Ok(config) = config(&args) {
+                    if let Ok(config) = config(&args, None) {
                         let _ = config.validate();
                     }
                     let _pace = args.fps.map(|fps| Duration::from_secs_f64(1.0 / fps));

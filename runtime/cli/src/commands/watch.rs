@@ -9,12 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use edgeclip::encoder::ImageEncoder;
 use edgeclip_capture::{parse_size, ImageFiles, PixelFormat, RawFrames};
-use edgeclip_events::gpio::GpioTable;
 use edgeclip_events::{Event, Sink, SinkError};
-use edgeclip_journal::JournalTable;
-use edgeclip_mqtt::MqttTable;
 use edgeclip_pipeline::{
-    Fanout, Limits, Mode, TrackTable, Watch, WatchConfig, WatchError, WatchTable,
+    Fanout, Limits, Mode, SettingsFile, TrackTable, Watch, WatchConfig, WatchError, WatchTable,
 };
 
 use super::label_source;
@@ -27,19 +24,6 @@ mod outputs;
 
 use outputs::{OutputSettings, Outputs};
 
-/// A settings file: `[watch]`, `[track]`, `[journal]`, `[mqtt]`, `[gpio]`, every
-/// key optional.
-#[derive(Debug, Default)]
-struct ConfigFile {
-    watch: WatchTable,
-    track: TrackTable,
-    journal: JournalTable,
-    mqtt: Option<MqttTable>,
-    gpio: Option<GpioTable>,
-}
-
-const TABLES: [&str; 5] = ["watch", "track", "journal", "mqtt", "gpio"];
-
 /// Runs `watch` until the source ends, a limit, SIGINT/SIGTERM or a closed output.
 pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
     if args.camera.is_none() && (args.size.is_some() || args.pixel_format.is_some()) {
@@ -48,7 +32,7 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
     }
     let file = match &args.config {
         Some(path) => read_config(path)?,
-        None => ConfigFile::default(),
+        None => SettingsFile::default(),
     };
     let config = resolve_config(&args, &file)?;
     let limits = Limits {
@@ -86,6 +70,7 @@ pub fn run(ctx: &mut Ctx, args: WatchArgs) -> Result<Outcome> {
         .collect();
     let mut outputs = Outputs::open(&settings, names)?;
     let mut watch = Watch::new(encoder, preprocess, labels, config)?;
+    watch.accept_truncated_jpegs(args.accept_truncated_jpegs);
     watch.continue_after(outputs.last_seq);
     let ended = run_source(ctx, &mut watch, &args, limits, &stop, &mut outputs);
     outputs.close();
@@ -120,7 +105,9 @@ fn run_source(
     let ended = if let Some(device) = &args.camera {
         camera::run(watch, args, device, limits, stop, &mut sink)?
     } else if let Some(spec) = &args.files {
-        let mut files = ImageFiles::open(spec)?.looped(args.looped);
+        let mut files = ImageFiles::open(spec)?
+            .looped(args.looped)
+            .accept_truncated_jpegs(args.accept_truncated_jpegs);
         watch.set_camera_state("file");
         watch.run_inline(&mut files, args.fps, limits, stop, &mut sink)?
     } else if let (Some(size), Some(pix)) = (&args.raw, args.pix) {
@@ -135,7 +122,7 @@ fn run_source(
 }
 
 /// Defaults, then the file, then the flags.
-fn resolve_config(args: &WatchArgs, file: &ConfigFile) -> Result<WatchConfig> {
+fn resolve_config(args: &WatchArgs, file: &SettingsFile) -> Result<WatchConfig> {
     let mut config = WatchConfig::default();
     config.apply(&file.watch, &file.track);
     let watch = WatchTable {
@@ -167,63 +154,13 @@ fn resolve_config(args: &WatchArgs, file: &ConfigFile) -> Result<WatchConfig> {
 /// The largest settings file read: a full one is about 2 KiB.
 const CONFIG_LIMIT: edgeclip_io::Limit = edgeclip_io::Limit::new("a settings file", 1 << 20);
 
-fn read_config(path: &Path) -> Result<ConfigFile> {
+fn read_config(path: &Path) -> Result<SettingsFile> {
     let text = edgeclip_io::read_text_limited(path, CONFIG_LIMIT)
         .map_err(|e| edgeclip::Error::io(path, e))?;
     // A settings file that does not parse is the settings' fault (`config`), as a
     // value that breaks a rule is, whichever table it is in.
-    let bad = |message: String| -> anyhow::Error {
-        WatchError::Config(format!("{}: {message}", path.display())).into()
-    };
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        bad(match e.span() {
-            Some(span) => format!(
-                "{}: {}",
-                edgeclip_io::position(&text, span.start),
-                e.message()
-            ),
-            None => e.message().to_owned(),
-        })
-    })?;
-    if let Some(name) = doc.keys().find(|k| !TABLES.contains(&k.as_str())) {
-        return Err(bad(format!(
-            "unknown table or key `{name}` ({})",
-            TABLES.join(", ")
-        )));
-    }
-    let optional = |name: &str| doc.contains_key(name);
-    Ok(ConfigFile {
-        watch: table(&doc, "watch").map_err(bad)?,
-        track: table(&doc, "track").map_err(bad)?,
-        journal: table(&doc, "journal").map_err(bad)?,
-        mqtt: optional("mqtt")
-            .then(|| table(&doc, "mqtt"))
-            .transpose()
-            .map_err(bad)?,
-        gpio: optional("gpio")
-            .then(|| table(&doc, "gpio"))
-            .transpose()
-            .map_err(bad)?,
-    })
-}
-
-/// Table `name` of `doc`; each key is read alone first so that an error names it
-/// (serde's messages for a wrong type do not).
-fn table<T: serde::de::DeserializeOwned + Default>(
-    doc: &toml::Table,
-    name: &str,
-) -> std::result::Result<T, String> {
-    let Some(value) = doc.get(name) else {
-        return Ok(T::default());
-    };
-    let table = value
-        .as_table()
-        .ok_or_else(|| format!("`{name}` must be a table"))?;
-    for (key, v) in table {
-        let one = toml::Table::from_iter([(key.clone(), v.clone())]);
-        T::deserialize(one).map_err(|e| format!("{name}.{key}: {}", e.message()))?;
-    }
-    T::deserialize(table.clone()).map_err(|e| format!("[{name}]: {}", e.message()))
+    SettingsFile::parse(&text)
+        .map_err(|message| WatchError::Config(format!("{}: {message}", path.display())).into())
 }
 
 fn seconds(s: f64) -> Result<Duration> {

@@ -1,5 +1,5 @@
 //! The HTTP surface: routes, the JSON body extractor with the API's errors, and the
-//! layers every request passes (metrics, timeout, rate limit, token).
+//! layers every request passes (metrics, head limits, timeout, rate limit, token).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +63,7 @@ pub fn app(state: Arc<AppState>, config: &ServeConfig) -> Router {
             config.request_timeout,
             time_limit,
         ))
+        .layer(middleware::from_fn(head_limits))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }
@@ -98,6 +99,46 @@ async fn method_not_allowed(request: Request) -> ApiError {
             request.uri().path()
         ),
     )
+}
+
+/// Longest request target (path and query) answered: every route's is short.
+pub const MAX_URI_BYTES: usize = 8 << 10;
+/// Most header fields in one request.
+pub const MAX_HEADERS: usize = 64;
+/// Largest request head (header names and values), in bytes. The HTTP parser reads
+/// up to [`crate::listener::HEAD_BUFFER`] bytes of head; what is larger than that
+/// it refuses itself, with a bare 431, before any route.
+pub const MAX_HEAD_BYTES: usize = 16 << 10;
+
+/// Refuses a request target or head over the limits with 414 or 431, in the API's
+/// error JSON, before the rate limit, the token or any handler sees it.
+async fn head_limits(request: Request, next: Next) -> Response {
+    let uri = request.uri().to_string().len();
+    if uri > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {uri} bytes, more than {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request has {} header fields in {bytes} bytes; at most {MAX_HEADERS} in {MAX_HEAD_BYTES} are read",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Ends a request that takes longer than the limit (a slow upload included) with 408.

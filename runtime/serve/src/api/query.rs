@@ -291,6 +291,13 @@ async fn picture(
             let t = Instant::now();
             let data = data.to_owned();
             let max_pixels = state.max_image_pixels;
+            // Held until the image is encoded, so that at most `max_decodes` posted
+            // images are in memory at once; waiting is bounded by the request timeout.
+            let permit = state
+                .decodes
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal(format!("image decoder: {e}")))?;
             let image = tokio::task::spawn_blocking(move || decode_image(&data, max_pixels))
                 .await
                 .map_err(|e| ApiError::internal(format!("image decoder: {e}")))??;
@@ -300,6 +307,7 @@ async fn picture(
                 .inference
                 .encode_image(Picture::Posted(image.clone()))
                 .await?;
+            drop(permit);
             let info = ImageInfo {
                 source: "posted",
                 width: image.width(),
