@@ -863,3 +863,101 @@ fn parallel_large_posts_are_decoded_two_at_a_time() {
         "peak RSS grew from {before} KiB to {after} KiB"
     );
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+#[test]
+fn memory_returns_after_a_burst_of_64_clients() {
+    // A 1080p photo-like JPEG (1.4 MB): 64 clients posting it raise the server's
+    // resident size by hundreds of MiB while they last.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    };
+    let blocks: Vec<[u8; 3]> = (0..480 * 270)
+        .map(|_| [noise(), noise(), noise()])
+        .collect();
+    let image = image::RgbImage::from_fn(1920, 1080, |x, y| {
+        image::Rgb(blocks[(y / 4 * 480 + x / 4) as usize])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&image)
+        .unwrap();
+    let body = json!({
+        "texts": ["a photo of a red circle.", "a photo of a blue square."],
+        "image": base64::engine::general_purpose::STANDARD.encode(&jpeg),
+        "where": true,
+    })
+    .to_string();
+    let server = Server::start(&["--rate", "100000", "--burst", "100000"], &[]);
+    let pid = server.child.id();
+    let url = format!("{}/v1/query", server.url);
+    let post = |agent: &ureq::Agent| -> u16 {
+        agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(&body)
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for _ in 0..4 {
+        assert_eq!(post(&agent), 200, "warm-up");
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let warm = rss_kib(pid);
+
+    let until = Instant::now() + Duration::from_secs(6);
+    let answered: usize = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..64)
+            .map(|_| {
+                scope.spawn(|| {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let mut ok = 0;
+                    while Instant::now() < until {
+                        ok += usize::from(post(&agent) == 200);
+                    }
+                    ok
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).sum()
+    });
+    let loaded = peak_rss_kib(pid);
+    assert!(answered >= 64, "{answered} answers");
+
+    // Idle: the server gives its free memory back within a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut idle = rss_kib(pid);
+    while idle > warm + warm / 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        idle = rss_kib(pid);
+    }
+    eprintln!(
+        "RSS {} MiB warmed up, peak {} MiB under 64 clients ({answered} answers), {} MiB idle",
+        warm / 1024,
+        loaded / 1024,
+        idle / 1024
+    );
+    assert!(
+        idle <= warm + warm / 10,
+        "idle RSS {idle} KiB is more than 10% over the warmed-up {warm} KiB"
+    );
+}

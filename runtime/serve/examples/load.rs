@@ -60,6 +60,14 @@ struct Args {
     /// Print each round as a JSON line instead of a table row.
     #[arg(long)]
     json: bool,
+    /// Make each round last this many seconds, every client sending one request after
+    /// another until then, instead of `--requests` in all.
+    #[arg(long, value_name = "S")]
+    round_seconds: Option<f64>,
+    /// After the rounds, wait this many seconds with no request and report the
+    /// server's memory again (with `--pid`): what it keeps once the load is over.
+    #[arg(long, value_name = "S", default_value_t = 0.0)]
+    idle_seconds: f64,
 }
 
 /// What one client thread (or a whole round, merged) did.
@@ -111,13 +119,25 @@ fn agent(deadline: Instant) -> ureq::Agent {
     ureq::Agent::new_with_config(config)
 }
 
-/// One client thread: `n` requests one after another on one connection.
-fn client(url: &str, token: Option<&str>, body: &str, n: usize, deadline: Instant) -> Tally {
+/// One client thread: `n` requests one after another on one connection, none
+/// started after `until`.
+fn client(
+    url: &str,
+    token: Option<&str>,
+    body: &str,
+    n: usize,
+    until: Instant,
+    deadline: Instant,
+) -> Tally {
     let agent = agent(deadline);
     let mut tally = Tally::default();
     for _ in 0..n {
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             tally.cut = true;
+            break;
+        }
+        if now >= until {
             break;
         }
         let started = Instant::now();
@@ -175,7 +195,7 @@ fn main() -> Result<()> {
     let url = format!("{}/v1/query", args.url.trim_end_matches('/'));
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
 
-    let warm_up = client(&url, token, &body, 1, deadline);
+    let warm_up = client(&url, token, &body, 1, deadline, deadline);
     if let Some(e) = warm_up.first_error {
         bail!("the warm-up request failed: {e}");
     }
@@ -191,14 +211,21 @@ fn main() -> Result<()> {
         }
         let before = args.pid.and_then(memory);
         let started = Instant::now();
+        let until = match args.round_seconds {
+            Some(s) => (started + Duration::from_secs_f64(s)).min(deadline),
+            None => deadline,
+        };
         let mut round = Tally::default();
         std::thread::scope(|s| {
             let threads: Vec<_> = (0..clients)
                 .map(|i| {
                     // The first `requests % clients` threads take one more.
-                    let n = args.requests / clients + usize::from(i < args.requests % clients);
+                    let n = match args.round_seconds {
+                        Some(_) => usize::MAX,
+                        None => args.requests / clients + usize::from(i < args.requests % clients),
+                    };
                     let (url, body) = (&url, &body);
-                    s.spawn(move || client(url, token, body, n, deadline))
+                    s.spawn(move || client(url, token, body, n, until, deadline))
                 })
                 .collect();
             for t in threads {
@@ -242,6 +269,22 @@ fn main() -> Result<()> {
         }
         if let Some(e) = &round.first_error {
             eprintln!("{clients} clients, first failure: {e}");
+        }
+    }
+    if args.idle_seconds > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(args.idle_seconds));
+        if let Some((rss, hwm)) = args.pid.and_then(memory) {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"idle_s": args.idle_seconds, "rss_mib": rss, "hwm_mib": hwm})
+                );
+            } else {
+                println!(
+                    "after {:.0} s idle: rss {rss:.1} MiB, hwm {hwm:.1} MiB",
+                    args.idle_seconds
+                );
+            }
         }
     }
     ensure!(failed == 0, "{failed} requests failed");

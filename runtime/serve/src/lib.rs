@@ -35,6 +35,7 @@ pub mod labels;
 pub mod limit;
 pub mod listener;
 pub mod locate;
+pub mod memory;
 pub mod metrics;
 pub mod scoring;
 pub mod state;
@@ -107,6 +108,10 @@ impl ServeError {
     }
 }
 
+/// How long the API goes without a request before the server returns its free
+/// memory to the system ([`memory::spawn_idle_trim`]).
+pub const IDLE_TRIM_AFTER: Duration = Duration::from_secs(2);
+
 /// Serves `state` on `config.bind` until `shutdown` resolves, then stops taking
 /// connections and lets requests in flight finish (for the request timeout at
 /// most). `on_bound` is told the bound address (port 0 picks a free one). With TLS,
@@ -139,6 +144,7 @@ pub async fn run(
         error,
     })?;
     on_bound(addr);
+    memory::spawn_idle_trim(state.activity.clone(), IDLE_TRIM_AFTER);
     let router = app(state, config);
     let drain = config.request_timeout + Duration::from_secs(1);
     listener::serve(listener, router, config.connections, tls, shutdown, drain).await;

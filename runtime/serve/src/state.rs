@@ -40,6 +40,8 @@ pub struct AppState {
     /// one run instead of each starting its own.
     latest: tokio::sync::Mutex<Option<(u64, Arc<ImageFeatures>)>>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Requests handled, for giving memory back once they stop.
+    pub(crate) activity: Arc<crate::memory::Activity>,
     pub(crate) max_image_pixels: u64,
     /// One permit per posted image being decoded (see [`ServeConfig::max_decodes`]).
     pub(crate) decodes: tokio::sync::Semaphore,
@@ -99,6 +101,7 @@ impl AppState {
             label_edits: tokio::sync::Mutex::new(()),
             latest: tokio::sync::Mutex::new(None),
             metrics,
+            activity: Arc::default(),
             max_image_pixels: config.max_image_pixels,
             decodes: tokio::sync::Semaphore::new(config.max_decodes),
             where_background: config.where_background.clone(),

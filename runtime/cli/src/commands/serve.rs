@@ -23,6 +23,8 @@ use crate::output::Record;
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(ctx: &mut Ctx, args: ServeArgs) -> Result<Outcome> {
+    // Before the encoder, decoder and runtime threads start allocating.
+    edgeclip_serve::memory::limit_arenas();
     let config = config(&args, ctx.memory_budget())?;
     config.validate().map_err(ServeError::Config)?;
     let package = ctx.package()?;

@@ -161,6 +161,7 @@ async fn count(State(state): State<Arc<AppState>>, request: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
+    state.activity.request();
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
     state
         .metrics
