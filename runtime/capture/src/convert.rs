@@ -1,11 +1,13 @@
-//! Conversion of YUYV, NV12, RGB24 and MJPEG frames to packed RGB8.
+//! Conversion of YUYV, UYVY, NV12, NV21, YU12 (I420), YV12, RGB24, BGR24, GREY and MJPEG
+//! frames to packed RGB8.
 //!
 //! YUV → RGB uses the exact BT.601/BT.709 equations in 16-bit fixed point with
 //! sample-and-hold chroma (each chroma sample serves the pixels it covers); this is
 //! what ffmpeg's swscale computes with `-sws_flags accurate_rnd+full_chroma_int+neighbor`
-//! (the fixtures in `tests/fixtures/capture/` are checked against it to ±2).
-//! Every size is validated against the frame's own bytes before anything is written, and
-//! the output buffer only grows when a frame is larger than any before.
+//! (the fixtures in `tests/fixtures/capture/` are checked against it to ±2). GREY is
+//! luma with no chroma: full range copies it, limited range expands 16..=235 with the
+//! same luma term. Every size is validated against the frame's own bytes before anything
+//! is written, and the output buffer only grows when a frame is larger than any before.
 
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace as ZColorSpace;
@@ -154,10 +156,19 @@ impl Converter {
         let layout = self.check_raw(frame)?;
         let (w, h) = (frame.width as usize, frame.height as usize);
         out.resize(w * h * 3, 0);
+        let (src, stride, color) = (frame.bytes, layout.stride, frame.color);
         match frame.format {
-            PixelFormat::Rgb24 => rgb24(frame.bytes, w, h, layout.stride, out),
-            PixelFormat::Yuyv => yuyv(frame.bytes, w, h, layout.stride, frame.color, out),
-            PixelFormat::Nv12 => nv12(frame.bytes, w, h, &layout, frame.color, out),
+            PixelFormat::Rgb24 => rgb24(src, w, h, stride, out),
+            PixelFormat::Bgr24 => bgr24(src, w, h, stride, out),
+            PixelFormat::Grey => grey(src, w, h, stride, color, out),
+            PixelFormat::Yuyv => packed422(src, w, h, stride, [0, 1, 2, 3], color, out),
+            PixelFormat::Uyvy => packed422(src, w, h, stride, [1, 0, 3, 2], color, out),
+            PixelFormat::Nv12 => semi_planar(src, w, h, &layout, false, color, out),
+            PixelFormat::Nv21 => semi_planar(src, w, h, &layout, true, color, out),
+            PixelFormat::Yu12
+            | PixelFormat::Yv12
+            | PixelFormat::RpicamI420
+            | PixelFormat::RpicamI420Pi5 => planar(src, w, h, &layout, color, out),
             PixelFormat::Mjpeg => unreachable!("handled above"),
         }
         Ok((frame.width, frame.height))
@@ -192,7 +203,7 @@ impl Converter {
     fn check_raw(&self, frame: &FrameRef<'_>) -> Result<RawLayout, ConvertError> {
         let format = frame.format;
         self.check_size(format, frame.width.into(), frame.height.into())?;
-        if format == PixelFormat::Yuyv && frame.width % 2 == 1 {
+        if format.needs_even_width() && frame.width % 2 == 1 {
             return Err(ConvertError::OddWidth {
                 format,
                 width: frame.width,
@@ -208,28 +219,81 @@ impl Converter {
                 min,
             });
         }
-        let h = frame.height as usize;
+        let (w, h) = (frame.width as usize, frame.height as usize);
         // Sizes are below the limits (at most 8192 per side by default), but a caller may
         // raise them: keep the arithmetic checked. The last row needs no padding.
         let needed = match format {
-            PixelFormat::Nv12 => {
-                let chroma_row = (frame.width as usize).div_ceil(2) * 2;
+            PixelFormat::Nv12 | PixelFormat::Nv21 => {
+                let chroma_row = w.div_ceil(2) * 2;
                 let uv_stride = stride.max(chroma_row);
                 let uv_rows = h.div_ceil(2);
                 stride
                     .checked_mul(h)
                     .and_then(|y| y.checked_add(uv_stride.checked_mul(uv_rows - 1)?))
                     .and_then(|v| v.checked_add(chroma_row))
-                    .map(|needed| (needed, uv_stride))
+                    .map(|needed| {
+                        let uv = stride * h;
+                        (
+                            needed,
+                            RawLayout {
+                                stride,
+                                uv_stride,
+                                u: uv,
+                                v: uv,
+                            },
+                        )
+                    })
+            }
+            PixelFormat::Yu12
+            | PixelFormat::Yv12
+            | PixelFormat::RpicamI420
+            | PixelFormat::RpicamI420Pi5 => {
+                // V4L2's single-planar YU12: chroma rows of half the luma stride.
+                let uv_stride = stride.div_ceil(2);
+                let uv_rows = h.div_ceil(2);
+                let first = stride.checked_mul(h);
+                let second = first.and_then(|f| f.checked_add(uv_stride.checked_mul(uv_rows)?));
+                let needed = second
+                    .and_then(|s| s.checked_add(uv_stride.checked_mul(uv_rows - 1)?))
+                    .and_then(|v| v.checked_add(w.div_ceil(2)));
+                match (first, second, needed) {
+                    (Some(first), Some(second), Some(needed)) => {
+                        let (u, v) = if format == PixelFormat::Yv12 {
+                            (second, first)
+                        } else {
+                            (first, second)
+                        };
+                        Some((
+                            needed,
+                            RawLayout {
+                                stride,
+                                uv_stride,
+                                u,
+                                v,
+                            },
+                        ))
+                    }
+                    _ => None,
+                }
             }
             _ => stride
                 .checked_mul(h - 1)
                 .and_then(|v| v.checked_add(min))
-                .map(|n| (n, 0)),
+                .map(|n| {
+                    (
+                        n,
+                        RawLayout {
+                            stride,
+                            uv_stride: 0,
+                            u: 0,
+                            v: 0,
+                        },
+                    )
+                }),
         };
         let got = frame.bytes.len();
         match needed {
-            Some((needed, uv_stride)) if needed <= got => Ok(RawLayout { stride, uv_stride }),
+            Some((needed, layout)) if needed <= got => Ok(layout),
             other => Err(ConvertError::BufferTooShort {
                 format,
                 width: frame.width,
@@ -301,9 +365,16 @@ pub fn to_rgb8(frame: &FrameRef<'_>, out: &mut Vec<u8>) -> Result<(u32, u32), Co
     Converter::default().to_rgb8(frame, out)
 }
 
+/// Where a checked frame's planes are.
 struct RawLayout {
+    /// Row stride of the first plane.
     stride: usize,
+    /// Row stride of the chroma plane(s).
     uv_stride: usize,
+    /// Offset of the U plane (NV12/NV21: of the interleaved chroma plane).
+    u: usize,
+    /// Offset of the V plane (NV12/NV21: as `u`).
+    v: usize,
 }
 
 fn rgb24(src: &[u8], w: usize, h: usize, stride: usize, out: &mut [u8]) {
@@ -313,32 +384,99 @@ fn rgb24(src: &[u8], w: usize, h: usize, stride: usize, out: &mut [u8]) {
     }
 }
 
-fn yuyv(src: &[u8], w: usize, h: usize, stride: usize, color: ColorSpace, out: &mut [u8]) {
-    let c = Coefficients::new(color);
-    for (y, dst) in out.chunks_exact_mut(w * 3).enumerate().take(h) {
-        let row = &src[y * stride..y * stride + w * 2];
-        for (px, rgb) in row.chunks_exact(4).zip(dst.chunks_exact_mut(6)) {
-            let chroma = c.chroma(px[1], px[3]);
-            c.pixel(px[0], chroma, &mut rgb[..3]);
-            c.pixel(px[2], chroma, &mut rgb[3..]);
+fn bgr24(src: &[u8], w: usize, h: usize, stride: usize, out: &mut [u8]) {
+    let row = w * 3;
+    for (y, dst) in out.chunks_exact_mut(row).enumerate().take(h) {
+        let line = &src[y * stride..y * stride + row];
+        for (bgr, rgb) in line.chunks_exact(3).zip(dst.chunks_exact_mut(3)) {
+            rgb.copy_from_slice(&[bgr[2], bgr[1], bgr[0]]);
         }
     }
 }
 
-fn nv12(src: &[u8], w: usize, h: usize, layout: &RawLayout, color: ColorSpace, out: &mut [u8]) {
+/// Luma only: the YUV equations with neutral chroma (full range copies Y exactly).
+fn grey(src: &[u8], w: usize, h: usize, stride: usize, color: ColorSpace, out: &mut [u8]) {
     let c = Coefficients::new(color);
-    let uv_base = layout.stride * h;
+    let mut lut = [0u8; 256];
+    for (y, v) in lut.iter_mut().enumerate() {
+        let mut px = [0u8; 3];
+        c.pixel(y as u8, (0, 0, 0), &mut px);
+        *v = px[0];
+    }
+    for (y, dst) in out.chunks_exact_mut(w * 3).enumerate().take(h) {
+        let line = &src[y * stride..y * stride + w];
+        for (&l, rgb) in line.iter().zip(dst.chunks_exact_mut(3)) {
+            rgb.fill(lut[usize::from(l)]);
+        }
+    }
+}
+
+/// Packed 4:2:2; `at` gives the positions of `Y0 U Y1 V` in each 4-byte group
+/// (YUYV `[0, 1, 2, 3]`, UYVY `[1, 0, 3, 2]`).
+fn packed422(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    stride: usize,
+    at: [usize; 4],
+    color: ColorSpace,
+    out: &mut [u8],
+) {
+    let c = Coefficients::new(color);
+    for (y, dst) in out.chunks_exact_mut(w * 3).enumerate().take(h) {
+        let row = &src[y * stride..y * stride + w * 2];
+        for (px, rgb) in row.chunks_exact(4).zip(dst.chunks_exact_mut(6)) {
+            let chroma = c.chroma(px[at[1]], px[at[3]]);
+            c.pixel(px[at[0]], chroma, &mut rgb[..3]);
+            c.pixel(px[at[2]], chroma, &mut rgb[3..]);
+        }
+    }
+}
+
+/// NV12 (`U V` pairs) or NV21 (`V U` pairs, `swapped`).
+fn semi_planar(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    layout: &RawLayout,
+    swapped: bool,
+    color: ColorSpace,
+    out: &mut [u8],
+) {
+    let c = Coefficients::new(color);
     let chroma_row = w.div_ceil(2) * 2;
     for (y, dst) in out.chunks_exact_mut(w * 3).enumerate().take(h) {
         let luma = &src[y * layout.stride..y * layout.stride + w];
-        let uv_start = uv_base + (y / 2) * layout.uv_stride;
+        let uv_start = layout.u + (y / 2) * layout.uv_stride;
         let uv = &src[uv_start..uv_start + chroma_row];
         for ((ys, uv), rgb) in luma
             .chunks(2)
             .zip(uv.chunks_exact(2))
             .zip(dst.chunks_mut(6))
         {
-            let chroma = c.chroma(uv[0], uv[1]);
+            let chroma = if swapped {
+                c.chroma(uv[1], uv[0])
+            } else {
+                c.chroma(uv[0], uv[1])
+            };
+            for (&l, px) in ys.iter().zip(rgb.chunks_exact_mut(3)) {
+                c.pixel(l, chroma, px);
+            }
+        }
+    }
+}
+
+/// Three planes (YU12, YV12 and the rpicam layouts), U and V where `layout` says.
+fn planar(src: &[u8], w: usize, h: usize, layout: &RawLayout, color: ColorSpace, out: &mut [u8]) {
+    let c = Coefficients::new(color);
+    let chroma_row = w.div_ceil(2);
+    for (y, dst) in out.chunks_exact_mut(w * 3).enumerate().take(h) {
+        let luma = &src[y * layout.stride..y * layout.stride + w];
+        let row = (y / 2) * layout.uv_stride;
+        let u = &src[layout.u + row..layout.u + row + chroma_row];
+        let v = &src[layout.v + row..layout.v + row + chroma_row];
+        for (((ys, &u), &v), rgb) in luma.chunks(2).zip(u).zip(v).zip(dst.chunks_mut(6)) {
+            let chroma = c.chroma(u, v);
             for (&l, px) in ys.iter().zip(rgb.chunks_exact_mut(3)) {
                 c.pixel(l, chroma, px);
             }

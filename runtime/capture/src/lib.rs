@@ -3,7 +3,8 @@
 //! hand-off between a capture thread and the consumer that runs the encoder.
 //!
 //! ```text
-//!  V4lCamera (YUYV/NV12/RGB24/MJPEG)   ImageFiles   RawFrames<stdin>
+//!  V4lCamera (YUYV/NV12/RGB24/MJPEG,   ImageFiles   RawFrames<stdin>
+//!   YU12/YV12/NV21/UYVY/BGR24/GREY)                  (also rpicam-vid's I420)
 //!               \                          |             /
 //!                `--- FrameSource::next_frame() -> FrameRef (borrowed bytes)
 //!                                 |
@@ -57,7 +58,11 @@
 //!   and never an allocation sized by an untrusted claim.
 //! - **Colour as ffmpeg does it.** YUV → RGB uses the exact BT.601/BT.709 matrices for
 //!   limited and full range with sample-and-hold chroma; the tests compare with frames
-//!   that ffmpeg converted (`tests/fixtures/capture/`) to ±2 per channel.
+//!   that ffmpeg converted (`tests/fixtures/capture/`) to ±2 per channel (RGB24, BGR24
+//!   and GREY exactly).
+//! - **Raspberry Pi cameras through rpicam-vid.** `rpicam-vid --codec yuv420 -o -`
+//!   writes whole ISP buffers, rows padded; [`PixelFormat::RpicamI420`] (Pi 0-4) and
+//!   [`PixelFormat::RpicamI420Pi5`] read them as written (see [`source::raw`]).
 //! - **Errors say what to do.** [`CaptureError::recovery`] tells a caller to skip a
 //!   frame, retry, reopen the device after a back-off (ENODEV, EIO, not plugged in) or
 //!   give up (not a camera, a format it refuses).

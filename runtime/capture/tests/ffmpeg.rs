@@ -81,7 +81,19 @@ fn conversions_match_the_references() {
     let mut out = Vec::new();
     let mut failures = Vec::new();
     let cases = cases();
-    assert!(cases.len() >= 20, "only {} cases", cases.len());
+    assert!(cases.len() >= 52, "only {} cases", cases.len());
+    for format in [
+        PixelFormat::Yu12,
+        PixelFormat::Nv21,
+        PixelFormat::Uyvy,
+        PixelFormat::Bgr24,
+        PixelFormat::Grey,
+    ] {
+        assert!(
+            cases.iter().any(|c| c.format == format),
+            "no {format} fixture"
+        );
+    }
     for c in &cases {
         let bytes = read(&c.file);
         let reference = read(&c.reference);
@@ -112,10 +124,16 @@ fn conversions_match_the_references() {
 fn wrong_colour_settings_are_detected() {
     let conv = Converter::default();
     let mut out = Vec::new();
-    for c in cases()
-        .iter()
-        .filter(|c| matches!(c.format, PixelFormat::Yuyv | PixelFormat::Nv12))
-    {
+    for c in cases().iter().filter(|c| {
+        matches!(
+            c.format,
+            PixelFormat::Yuyv
+                | PixelFormat::Nv12
+                | PixelFormat::Yu12
+                | PixelFormat::Nv21
+                | PixelFormat::Uyvy
+        )
+    }) {
         let bytes = read(&c.file);
         let reference = read(&c.reference);
         let other_matrix = ColorSpace {
@@ -146,6 +164,107 @@ fn wrong_colour_settings_are_detected() {
     }
 }
 
+/// GREY has no matrix, but its range is read: the other range is far off ffmpeg's.
+#[test]
+fn grey_range_is_read() {
+    let conv = Converter::default();
+    let mut out = Vec::new();
+    let cases = cases();
+    let grey: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.format == PixelFormat::Grey)
+        .collect();
+    assert_eq!(grey.len(), 4);
+    for c in grey {
+        let bytes = read(&c.file);
+        let reference = read(&c.reference);
+        let wrong = ColorSpace {
+            range: if c.color.range == Range::Full {
+                Range::Limited
+            } else {
+                Range::Full
+            },
+            ..c.color
+        };
+        conv.to_rgb8(&frame(c, &bytes, wrong), &mut out).unwrap();
+        let (max, _) = diff(&out, &reference);
+        assert!(max > 10, "{} read as {wrong:?} is within {max}", c.file);
+        // Either matrix gives the same grey.
+        let other = ColorSpace {
+            matrix: Matrix::Bt709,
+            ..c.color
+        };
+        conv.to_rgb8(&frame(c, &bytes, other), &mut out).unwrap();
+        assert_eq!(diff(&out, &reference).0, 0, "{}", c.file);
+    }
+}
+
+/// A frame in the middle of a driver buffer: the same frame with padded rows (and, for
+/// the planar formats, chroma rows padded as V4L2 defines: half the luma stride)
+/// converts to the same RGB.
+#[test]
+fn padded_rows_convert_as_the_packed_frame() {
+    let conv = Converter::default();
+    let (mut packed, mut padded) = (Vec::new(), Vec::new());
+    for c in cases().iter().filter(|c| {
+        matches!(
+            c.format,
+            PixelFormat::Yu12
+                | PixelFormat::Nv21
+                | PixelFormat::Uyvy
+                | PixelFormat::Bgr24
+                | PixelFormat::Grey
+        )
+    }) {
+        let bytes = read(&c.file);
+        let (w, h) = (c.width as usize, c.height as usize);
+        let min = c.format.min_stride(c.width);
+        let stride = (min + 16).div_ceil(16) * 16;
+        let mut buf = Vec::new();
+        // Appends `rows` rows of `row` bytes padded to `stride`; returns the padding of
+        // the last row (which a frame may leave out).
+        let mut push_rows = |src: &[u8], rows: usize, row: usize, stride: usize| {
+            for r in 0..rows {
+                buf.extend_from_slice(&src[r * row..(r + 1) * row]);
+                buf.resize(buf.len() + stride - row, 0xA5);
+            }
+            stride - row
+        };
+        let mut last_pad = push_rows(&bytes, h, min, stride);
+        match c.format {
+            PixelFormat::Yu12 => {
+                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+                push_rows(&bytes[w * h..], ch, cw, stride / 2);
+                last_pad = push_rows(&bytes[w * h + cw * ch..], ch, cw, stride / 2);
+            }
+            PixelFormat::Nv21 => {
+                let cw = w.div_ceil(2) * 2;
+                last_pad = push_rows(&bytes[w * h..], h.div_ceil(2), cw, stride);
+            }
+            _ => {}
+        }
+        conv.to_rgb8(&frame(c, &bytes, c.color), &mut packed)
+            .unwrap();
+        let mut f = frame(c, &buf, c.color);
+        f.stride = stride;
+        conv.to_rgb8(&f, &mut padded)
+            .unwrap_or_else(|e| panic!("{}: {e}", c.file));
+        assert_eq!(packed, padded, "{} with stride {stride}", c.file);
+        // Without the last row's padding it still converts; one byte less is refused.
+        let needed = buf.len() - last_pad;
+        f.bytes = &buf[..needed];
+        conv.to_rgb8(&f, &mut padded).unwrap();
+        assert_eq!(packed, padded, "{}", c.file);
+        f.bytes = &buf[..needed - 1];
+        let e = conv.to_rgb8(&f, &mut padded).unwrap_err();
+        assert!(
+            matches!(e, ConvertError::BufferTooShort { got, .. } if got == needed - 1),
+            "{}: {e}",
+            c.file
+        );
+    }
+}
+
 #[test]
 fn rgb24_is_copied_exactly() {
     let conv = Converter::default();
@@ -154,6 +273,15 @@ fn rgb24_is_copied_exactly() {
         let bytes = read(&c.file);
         conv.to_rgb8(&frame(c, &bytes, c.color), &mut out).unwrap();
         assert_eq!(out, bytes, "{}", c.file);
+    }
+    for c in cases().iter().filter(|c| c.format == PixelFormat::Bgr24) {
+        let bytes = read(&c.file);
+        conv.to_rgb8(&frame(c, &bytes, c.color), &mut out).unwrap();
+        let swapped: Vec<u8> = bytes
+            .chunks_exact(3)
+            .flat_map(|p| [p[2], p[1], p[0]])
+            .collect();
+        assert_eq!(out, swapped, "{}", c.file);
     }
 }
 

@@ -407,6 +407,26 @@ pub enum PixArg {
     Nv12,
     /// Packed RGB, 3 bytes per pixel.
     Rgb24,
+    /// 4:2:0 Y plane, then Cb plane, then Cr plane (ffmpeg yuv420p).
+    #[value(alias = "yu12")]
+    I420,
+    /// 4:2:0 Y plane, then Cr plane, then Cb plane.
+    Yv12,
+    /// 4:2:0 Y plane then interleaved CrCb.
+    Nv21,
+    /// Packed 4:2:2 Y'CbCr in U Y V Y order, 2 bytes per pixel.
+    Uyvy,
+    /// Packed BGR, 3 bytes per pixel.
+    Bgr24,
+    /// 8-bit luma only (ffmpeg gray).
+    #[value(alias = "gray")]
+    Grey,
+    /// I420 as `rpicam-vid --codec yuv420 -o -` writes it on a Raspberry Pi 0-4:
+    /// rows padded to 64 bytes (chroma rows to 32), BT.601 full range.
+    RpicamI420,
+    /// I420 as `rpicam-vid --codec yuv420 -o -` writes it on a Raspberry Pi 5:
+    /// chroma rows padded to 64 bytes, luma rows to 128, BT.601 full range.
+    RpicamI420Pi5,
 }
 
 /// `--pixel-format` values a camera may be asked for.
@@ -420,6 +440,20 @@ pub enum CameraFormatArg {
     Rgb24,
     /// Motion JPEG.
     Mjpeg,
+    /// YU12 (I420) 4:2:0 planar.
+    #[value(alias = "i420")]
+    Yu12,
+    /// YV12 4:2:0 planar, Cr before Cb.
+    Yv12,
+    /// NV21 4:2:0, interleaved CrCb.
+    Nv21,
+    /// UYVY 4:2:2.
+    Uyvy,
+    /// BGR24.
+    Bgr24,
+    /// 8-bit greyscale.
+    #[value(alias = "gray")]
+    Grey,
 }
 
 /// `--mode` values of `watch`.
@@ -452,7 +486,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
     /// Camera: the pixel format to ask for (default: the first the device offers
-    /// of YUYV, NV12, MJPEG, RGB24).
+    /// of YUYV, NV12, MJPEG, RGB24, then of YU12, YV12, NV21, UYVY, BGR24, GREY).
     #[arg(long, value_enum)]
     pub pixel_format: Option<CameraFormatArg>,
     /// Camera: the frame rate to ask for. Files and stdin: the frames' own rate,

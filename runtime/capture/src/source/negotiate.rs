@@ -8,11 +8,20 @@ use crate::frame::{ColorSpace, Matrix, PixelFormat, Range};
 
 /// Formats tried, in order, when the caller asks for none: uncompressed first (cheapest
 /// to convert, exact colours), MJPEG before RGB24 (which few cameras offer natively).
-pub const PREFERENCE: [PixelFormat; 4] = [
+/// The other formats come after those four, so a camera that offers one of them is
+/// negotiated as before: the other 4:2:0 and 4:2:2 YUV layouts (YU12, YV12, NV21,
+/// UYVY), then BGR24, and GREY last (it has no colour).
+pub const PREFERENCE: [PixelFormat; 10] = [
     PixelFormat::Yuyv,
     PixelFormat::Nv12,
     PixelFormat::Mjpeg,
     PixelFormat::Rgb24,
+    PixelFormat::Yu12,
+    PixelFormat::Yv12,
+    PixelFormat::Nv21,
+    PixelFormat::Uyvy,
+    PixelFormat::Bgr24,
+    PixelFormat::Grey,
 ];
 
 /// A frame size a driver offers for one format.
@@ -181,10 +190,8 @@ pub fn choose_format(
         Some(f) if offers(f) => Ok(f),
         Some(f) => Err(format!("{f} requested; the device offers {}", list())),
         None => PREFERENCE.into_iter().find(|&f| offers(f)).ok_or_else(|| {
-            format!(
-                "the device offers {}, none of YUYV, NV12, MJPEG, RGB24",
-                list()
-            )
+            let known: Vec<String> = PREFERENCE.iter().map(|f| f.to_string()).collect();
+            format!("the device offers {}, none of {}", list(), known.join(", "))
         }),
     }
 }
@@ -325,7 +332,8 @@ pub fn color_from_v4l(
         }
         _ => Matrix::Bt601,
     };
-    let is_rgb = matches!(format, PixelFormat::Rgb24);
+    // GREY is luma-only Y'CbCr to V4L2, limited range unless the driver says otherwise.
+    let is_rgb = format.is_rgb();
     let range = match quantization {
         QUANTIZATION_FULL_RANGE => Range::Full,
         QUANTIZATION_LIM_RANGE => Range::Limited,
@@ -367,7 +375,33 @@ mod tests {
         let e = choose_format(&[YUYV, *b"UYVY"], Some(PixelFormat::Mjpeg)).unwrap_err();
         assert_eq!(e, "MJPEG requested; the device offers YUYV, UYVY");
         let e = choose_format(&[*b"H264"], None).unwrap_err();
-        assert!(e.contains("offers H264, none of"), "{e}");
+        assert!(
+            e.contains("offers H264, none of YUYV, NV12, MJPEG, RGB24, YU12"),
+            "{e}"
+        );
+        // The new formats are usable, after the first four.
+        assert_eq!(
+            choose_format(&[*b"GREY", *b"UYVY", *b"RGB3"], None),
+            Ok(PixelFormat::Rgb24)
+        );
+        assert_eq!(
+            choose_format(&[*b"GREY", *b"BGR3", *b"UYVY"], None),
+            Ok(PixelFormat::Uyvy)
+        );
+        assert_eq!(
+            choose_format(&[*b"GREY", *b"NV21", *b"YU12"], None),
+            Ok(PixelFormat::Yu12)
+        );
+        assert_eq!(choose_format(&[*b"GREY"], None), Ok(PixelFormat::Grey));
+        assert_eq!(
+            choose_format(&[YUYV, *b"YV12"], Some(PixelFormat::Yv12)),
+            Ok(PixelFormat::Yv12)
+        );
+        for f in PixelFormat::ALL {
+            if !matches!(f, PixelFormat::RpicamI420 | PixelFormat::RpicamI420Pi5) {
+                assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f), "{f}");
+            }
+        }
         assert!(choose_format(&[], None)
             .unwrap_err()
             .contains("offers none"));
@@ -471,6 +505,24 @@ mod tests {
         );
         assert_eq!(
             color_from_v4l(PixelFormat::Rgb24, COLORSPACE_SRGB, 0, 0).range,
+            Range::Full
+        );
+        assert_eq!(
+            color_from_v4l(PixelFormat::Bgr24, COLORSPACE_SRGB, 0, 0).range,
+            Range::Full
+        );
+        assert_eq!(
+            color_from_v4l(PixelFormat::Grey, COLORSPACE_SRGB, 0, 0).range,
+            Range::Limited
+        );
+        assert_eq!(
+            color_from_v4l(
+                PixelFormat::Grey,
+                COLORSPACE_SRGB,
+                0,
+                QUANTIZATION_FULL_RANGE
+            )
+            .range,
             Range::Full
         );
     }

@@ -1,4 +1,19 @@
-//! Raw frames from any reader (stdin in the CLI: `--raw WxH --pix yuyv|nv12|rgb24`).
+//! Raw frames from any reader (stdin in the CLI: `--raw WxH --pix yuyv|nv12|i420|…`).
+//!
+//! Frames are tightly packed ([`PixelFormat::packed_len`]), except the two rpicam
+//! layouts, which are read exactly as `rpicam-vid --codec yuv420 -o -` writes them: its
+//! null encoder hands each libcamera buffer over whole (`encoder/null_encoder.cpp`,
+//! `EncodeBuffer` queues `{ mem, size }` of the buffer's one mmap'ed span, `core/
+//! rpicam_encoder.hpp`), and that buffer is the ISP's single-planar YUV420 with padded
+//! rows: Y rows of `stride` bytes, then U and V rows of `stride / 2`, no padding between
+//! planes, `stride * height * 3 / 2` bytes. The stride is the ISP's: on a Pi up to the 4
+//! the bcm2835-isp driver aligns YUV420 `bytesperline` to 64 bytes (raspberrypi/linux
+//! #4419; rpicam-apps #151: 4056x3040 frames of 4096x3040x1.5 bytes, #188: 780 wide →
+//! 832); on a Pi 5 libcamera's PiSP handler aligns the chroma stride to 64 and doubles
+//! it for Y (`computeOptimalStride` in `pipeline/rpi/pisp/pisp.cpp`). rpicam-vid asks
+//! for libcamera's sYCC colour space (BT.601, full range) with `--codec yuv420`
+//! (`get_colourspace_flags` in `apps/rpicam_vid.cpp`), which is the rpicam layouts'
+//! default colour here.
 
 use std::io::{ErrorKind, Read};
 use std::time::Instant;
@@ -47,7 +62,8 @@ impl<R: Read> RawFrames<R> {
     ) -> Result<Self, CaptureError> {
         if format.is_compressed() {
             return Err(CaptureError::Config(format!(
-                "raw frames cannot be {format}: use yuyv, nv12 or rgb24"
+                "raw frames cannot be {format}: use an uncompressed format (yuyv, nv12, \
+                 i420, rgb24, ...)"
             )));
         }
         if width == 0 || height == 0 {
@@ -55,9 +71,15 @@ impl<R: Read> RawFrames<R> {
                 "raw frame size {width}x{height} has a zero side"
             )));
         }
-        if format == PixelFormat::Yuyv && width % 2 == 1 {
+        if format.needs_even_width() && width % 2 == 1 {
             return Err(CaptureError::Config(format!(
                 "raw {format} frames need an even width, not {width}"
+            )));
+        }
+        let rpicam = matches!(format, PixelFormat::RpicamI420 | PixelFormat::RpicamI420Pi5);
+        if rpicam && (width % 2 == 1 || height % 2 == 1) {
+            return Err(CaptureError::Config(format!(
+                "rpicam-vid writes YUV420 frames of even sizes only, not {width}x{height}"
             )));
         }
         if width > limits.max_width
@@ -77,7 +99,11 @@ impl<R: Read> RawFrames<R> {
             width,
             height,
             format,
-            color: ColorSpace::BT601_LIMITED,
+            color: if rpicam {
+                ColorSpace::BT601_FULL
+            } else {
+                ColorSpace::BT601_LIMITED
+            },
             buf: vec![0; len],
             sequence: 0,
             started: None,
@@ -86,7 +112,8 @@ impl<R: Read> RawFrames<R> {
         })
     }
 
-    /// Sets the colour encoding of YUV frames (default BT.601, limited range).
+    /// Sets the colour encoding of YUV frames (default BT.601, limited range; for the
+    /// rpicam layouts BT.601 full range, what rpicam-vid asks libcamera for).
     pub fn with_color(mut self, color: ColorSpace) -> Self {
         self.color = color;
         self
@@ -244,11 +271,42 @@ mod tests {
     }
 
     #[test]
+    fn new_formats_have_their_frame_sizes() {
+        let len = |w, h, f| {
+            RawFrames::new(Cursor::new(Vec::new()), w, h, f)
+                .unwrap()
+                .frame_len()
+        };
+        assert_eq!(len(63, 45, PixelFormat::Yu12), 63 * 45 + 2 * 32 * 23);
+        assert_eq!(len(63, 45, PixelFormat::Yv12), 63 * 45 + 2 * 32 * 23);
+        assert_eq!(len(63, 45, PixelFormat::Nv21), 63 * 45 + 64 * 23);
+        assert_eq!(len(64, 45, PixelFormat::Uyvy), 64 * 45 * 2);
+        assert_eq!(len(63, 45, PixelFormat::Bgr24), 63 * 45 * 3);
+        assert_eq!(len(63, 45, PixelFormat::Grey), 63 * 45);
+        // rpicam-vid: rows padded (Pi 0-4: Y to 64 bytes; Pi 5: chroma to 64, Y to 128).
+        assert_eq!(len(1536, 864, PixelFormat::RpicamI420), 1536 * 864 * 3 / 2);
+        assert_eq!(len(640, 480, PixelFormat::RpicamI420), 640 * 480 * 3 / 2);
+        assert_eq!(len(1000, 750, PixelFormat::RpicamI420), 1024 * 750 * 3 / 2);
+        assert_eq!(len(780, 360, PixelFormat::RpicamI420), 832 * 360 * 3 / 2);
+        assert_eq!(len(4056, 3040, PixelFormat::RpicamI420), 18_677_760);
+        assert_eq!(len(780, 360, PixelFormat::RpicamI420Pi5), 896 * 360 * 3 / 2);
+        assert_eq!(
+            len(1000, 750, PixelFormat::RpicamI420Pi5),
+            1024 * 750 * 3 / 2
+        );
+        let src = RawFrames::new(Cursor::new(Vec::new()), 64, 48, PixelFormat::RpicamI420);
+        assert_eq!(src.unwrap().color, ColorSpace::BT601_FULL);
+    }
+
+    #[test]
     fn bad_settings_are_refused() {
         let r = || Cursor::new(Vec::new());
         for (w, h, f) in [
             (0, 2, PixelFormat::Yuyv),
             (3, 2, PixelFormat::Yuyv),
+            (3, 2, PixelFormat::Uyvy),
+            (3, 2, PixelFormat::RpicamI420),
+            (4, 3, PixelFormat::RpicamI420Pi5),
             (2, 2, PixelFormat::Mjpeg),
             (100_000, 100_000, PixelFormat::Rgb24),
         ] {

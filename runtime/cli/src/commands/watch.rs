@@ -173,6 +173,14 @@ pub(crate) fn pixel_format(pix: PixArg) -> PixelFormat {
         PixArg::Yuyv => PixelFormat::Yuyv,
         PixArg::Nv12 => PixelFormat::Nv12,
         PixArg::Rgb24 => PixelFormat::Rgb24,
+        PixArg::I420 => PixelFormat::Yu12,
+        PixArg::Yv12 => PixelFormat::Yv12,
+        PixArg::Nv21 => PixelFormat::Nv21,
+        PixArg::Uyvy => PixelFormat::Uyvy,
+        PixArg::Bgr24 => PixelFormat::Bgr24,
+        PixArg::Grey => PixelFormat::Grey,
+        PixArg::RpicamI420 => PixelFormat::RpicamI420,
+        PixArg::RpicamI420Pi5 => PixelFormat::RpicamI420Pi5,
     }
 }
 

@@ -78,6 +78,12 @@ pub fn camera_request(
             CameraFormatArg::Nv12 => PixelFormat::Nv12,
             CameraFormatArg::Rgb24 => PixelFormat::Rgb24,
             CameraFormatArg::Mjpeg => PixelFormat::Mjpeg,
+            CameraFormatArg::Yu12 => PixelFormat::Yu12,
+            CameraFormatArg::Yv12 => PixelFormat::Yv12,
+            CameraFormatArg::Nv21 => PixelFormat::Nv21,
+            CameraFormatArg::Uyvy => PixelFormat::Uyvy,
+            CameraFormatArg::Bgr24 => PixelFormat::Bgr24,
+            CameraFormatArg::Grey => PixelFormat::Grey,
         }),
         fps,
         ..Request::default()
