@@ -94,14 +94,16 @@ struct Timing {
 
 pub(crate) async fn query(
     State(state): State<Arc<AppState>>,
-    ApiJson(request): ApiJson<QueryRequest>,
+    ApiJson(mut request): ApiJson<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     let started = Instant::now();
     check_texts(&request.texts)?;
     let top_k = check_top_k(request.top_k)?;
     let labels = state.labels();
     let against = against(request.against, request.texts.len(), &labels)?;
-    let encoded = encode(&state, &request).await?;
+    // Moved out, not copied: a posted image is megabytes of base64 per request.
+    let image = request.image.take();
+    let encoded = encode(&state, &request, image).await?;
     let scores = score_query(
         &labels,
         encoded.features.embedding(),
@@ -181,7 +183,11 @@ impl Encoded {
 
 /// Encodes the texts and the image: each on its own encoder thread, at the same
 /// time. Where-answers also need the background text (cached after the first query).
-async fn encode(state: &AppState, request: &QueryRequest) -> Result<Encoded, ApiError> {
+async fn encode(
+    state: &AppState,
+    request: &QueryRequest,
+    image: Option<String>,
+) -> Result<Encoded, ApiError> {
     let mut wanted = request.texts.clone();
     if request.where_ {
         wanted.push(state.where_background.clone());
@@ -192,7 +198,7 @@ async fn encode(state: &AppState, request: &QueryRequest) -> Result<Encoded, Api
     };
     let image = async {
         let t = Instant::now();
-        let result = picture(state, request.image.as_deref()).await;
+        let result = picture(state, image).await;
         (result, t.elapsed())
     };
     let ((text_result, text_time), (image_result, image_time)) = tokio::join!(texts, image);
@@ -273,10 +279,10 @@ pub(crate) fn check_texts(texts: &[String]) -> Result<(), ApiError> {
 /// time in ms.
 async fn picture(
     state: &AppState,
-    image: Option<&str>,
+    image: Option<String>,
 ) -> Result<(Picture, Arc<ImageFeatures>, ImageInfo, f64), ApiError> {
-    match image {
-        None | Some("latest") => {
+    match image.filter(|data| data != "latest") {
+        None => {
             let (frame, features) = state.latest_features().await?;
             let info = ImageInfo {
                 source: "latest",
@@ -289,7 +295,6 @@ async fn picture(
         }
         Some(data) => {
             let t = Instant::now();
-            let data = data.to_owned();
             let max_pixels = state.max_image_pixels;
             // Held until the image is encoded, so that at most `max_decodes` posted
             // images are in memory at once; waiting is bounded by the request timeout.
