@@ -32,7 +32,7 @@ mkdir -p "$vm"
 # --- Debian packages -----------------------------------------------------------------
 # udev: without it the guest finds no virtio-serial ports, and CMD's output and exit code
 # never come back. busybox-static: virtme-ng's guest init. v4l-utils: v4l2-ctl for tests.
-pkgs=(qemu-system-x86 kmod busybox-static udev v4l-utils)
+pkgs=(qemu-system-x86 kmod busybox-static udev v4l-utils dmsetup e2fsprogs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
